@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole suite twice: with the compiled core, then with the pure-Python twins.
+# Both legs also run the tests that exercise both twins side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+bash ci/lint.sh
+echo "== kedge tests: compiled core"
+$PY -m pytest -p no:cacheprovider "$@"
+echo "== kedge tests: pure-Python core (KEDGE_NO_EXTENSIONS=1)"
+KEDGE_NO_EXTENSIONS=1 $PY -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,44 @@
+"""Builds the Cython twins of kedge._core.
+
+KEDGE_NO_EXTENSIONS=1 skips them (the pure-Python twins are used).
+KEDGE_CYTHON_TRACE=1 compiles with line tracing (for coverage/profiling),
+KEDGE_CYTHON_ANNOTATE=1 writes the HTML annotation next to each .pyx.
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+CORE_MODULES = ("router", "channel", "store", "topic")
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def ext_modules() -> list[Extension]:
+    if _flag("KEDGE_NO_EXTENSIONS"):
+        return []
+    from Cython.Build import cythonize
+
+    trace = _flag("KEDGE_CYTHON_TRACE")
+    macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if trace else []
+    exts = [
+        Extension(f"kedge._core._{name}_c", [f"src/kedge/_core/_{name}_c.pyx"], define_macros=macros)
+        for name in CORE_MODULES
+    ]
+    return cythonize(
+        exts,
+        annotate=_flag("KEDGE_CYTHON_ANNOTATE"),
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "embedsignature": True,
+            "linetrace": trace,
+        },
+    )
+
+
+setup(ext_modules=ext_modules())

@@ -1,0 +1,1 @@
+"""asyncio helpers shared by cloud and edge: loop selection, backoff, task supervision."""

@@ -1,0 +1,45 @@
+import os
+import shutil
+
+import pytest
+
+from tests.twins import IMPLS, load_twin
+
+REQUIRE_SYSTEM = os.environ.get("KEDGE_REQUIRE_SYSTEM", "") not in ("", "0")
+
+
+def require_binary(name: str) -> str:
+    """Path of a system binary a test needs; skip without it, fail when KEDGE_REQUIRE_SYSTEM=1."""
+    path = shutil.which(name)
+    if path is None:
+        msg = f"{name} not found on PATH (see ci/ for the install script)"
+        if REQUIRE_SYSTEM:
+            pytest.fail(msg + " and KEDGE_REQUIRE_SYSTEM=1")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(params=IMPLS)
+def core_impl(request: pytest.FixtureRequest) -> str:
+    """'c' or 'py': which twin of a _core module a test runs against."""
+    return request.param
+
+
+@pytest.fixture
+def router_mod(core_impl: str):
+    return load_twin("router", core_impl)
+
+
+@pytest.fixture
+def channel_mod(core_impl: str):
+    return load_twin("channel", core_impl)
+
+
+@pytest.fixture
+def store_mod(core_impl: str):
+    return load_twin("store", core_impl)
+
+
+@pytest.fixture
+def topic_mod(core_impl: str):
+    return load_twin("topic", core_impl)
