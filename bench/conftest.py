@@ -36,7 +36,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             m = _IMPL_ID.search(bench.name)
             if m:
                 key = (bench.group or "", _IMPL_ID.sub("*", bench.name))
-                pairs.setdefault(key, {})[m.group(1)] = bench.stats.stats.median
+                pairs.setdefault(key, {})[m.group(1)] = bench.stats.median
     rows = [(k, v["py"] / v["c"]) for k, v in sorted(pairs.items()) if "c" in v and "py" in v]
     if not rows:
         return

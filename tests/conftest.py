@@ -1,9 +1,17 @@
+import asyncio
 import os
 import shutil
 
 import pytest
 
 from tests.twins import IMPLS, load_twin
+
+def pytest_configure(config: pytest.Config) -> None:
+    # looptime asks the loop policy for the current loop during every test, sync ones included; on
+    # Python 3.11 that silently creates a loop nobody closes (a ResourceWarning, an error under
+    # filterwarnings=error). Marking the main thread's loop as explicitly unset stops the creation.
+    asyncio.set_event_loop(None)
+
 
 REQUIRE_SYSTEM = os.environ.get("KEDGE_REQUIRE_SYSTEM", "") not in ("", "0")
 
