@@ -6,6 +6,7 @@ import pytest
 
 from tests.twins import IMPLS, load_twin
 
+
 def pytest_configure(config: pytest.Config) -> None:
     # looptime asks the loop policy for the current loop during every test, sync ones included; on
     # Python 3.11 that silently creates a loop nobody closes (a ResourceWarning, an error under
