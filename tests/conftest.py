@@ -3,8 +3,14 @@ import os
 import shutil
 
 import pytest
+from hypothesis import settings
 
 from tests.twins import IMPLS, load_twin
+
+# CI runs a fixed set of examples, so a red run is reproducible; local runs keep exploring.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_configure(config: pytest.Config) -> None:
