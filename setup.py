@@ -6,8 +6,11 @@ KEDGE_CYTHON_ANNOTATE=1 writes the HTML annotation next to each .pyx.
 """
 
 import os
+import shutil
+from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
 
 CORE_MODULES = ("router", "channel", "store", "topic")
 
@@ -41,4 +44,15 @@ def ext_modules() -> list[Extension]:
     )
 
 
-setup(ext_modules=ext_modules())
+class BuildWithAssets(build_py):
+    """Copies the CRD manifests of cloud/crds into the package, so an installed kedge can install them."""
+
+    def run(self) -> None:
+        super().run()
+        target = Path(self.build_lib) / "kedge" / "apiserver" / "crds"
+        target.mkdir(parents=True, exist_ok=True)
+        for manifest in sorted(Path("cloud/crds").glob("*.yaml")):
+            shutil.copy2(manifest, target / manifest.name)
+
+
+setup(ext_modules=ext_modules(), cmdclass={"build_py": BuildWithAssets})

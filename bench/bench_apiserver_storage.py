@@ -5,6 +5,7 @@ Each round of the write benchmarks does 1,000 single-object transactions (the AP
 """
 
 import itertools
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ def configmap(ns: str, name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": ns, "uid": "6c1f1b8e-0d2a-4a59-9a49-%012d" % hash(name)},
+        "metadata": {"name": name, "namespace": ns, "uid": "6c1f1b8e-0d2a-%019d" % zlib.crc32(name.encode())},
         "data": {"key": "value", "mode": "edge"},
     }
 

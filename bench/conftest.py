@@ -7,6 +7,7 @@ fixture ('c' | 'py'); the summary pairs the two runs of each test and prints py/
 import re
 
 import pytest
+from tests.conftest import pytest_configure  # noqa: F401 - the same session set-up as the test suite
 from tests.twins import IMPLS, load_twin
 
 TARGET_RATIO = 3.0

@@ -48,6 +48,37 @@ def _config_command(args: argparse.Namespace, which: str) -> int:
     return 2
 
 
+def _cmd_apiserver(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kedge.aio.loops import run
+    from kedge.cloud.embedded import EmbeddedSettings, parse_listen, start_embedded
+
+    try:
+        host, port = parse_listen(args.listen)
+    except ValueError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+
+    async def serve() -> None:
+        import asyncio
+        import signal
+
+        server, kubeconfig = await start_embedded(EmbeddedSettings(Path(args.data_dir), host, port))
+        print("kedge API server on %s; kubeconfig: %s" % (server.url, kubeconfig), flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+
+    run(serve())
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from kedge.aio.loops import run
     from kedge.cli.demo import beehive_demo
@@ -71,6 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--check", action="store_true", help="validate --config and exit")
         sp.set_defaults(func=lambda a, w=which: _config_command(a, w))
+
+    ap = sub.add_parser("apiserver", help="run the embedded Kubernetes-compatible API server alone")
+    ap.add_argument(
+        "--listen", default="127.0.0.1:6443", help="HOST:PORT to serve HTTPS on (default 127.0.0.1:6443)"
+    )
+    ap.add_argument(
+        "--data-dir", default="/var/lib/kedge", help="data directory (writes admin.kubeconfig there)"
+    )
+    ap.set_defaults(func=_cmd_apiserver)
 
     dp = sub.add_parser("demo", help="run the demo")
     dp.add_argument(

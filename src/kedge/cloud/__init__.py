@@ -1,0 +1,1 @@
+"""cloudcore: CloudHub, EdgeController, DeviceController, Router, and the embedded API server."""
