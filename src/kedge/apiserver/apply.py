@@ -52,6 +52,7 @@ import msgspec
 import yaml
 
 from kedge.apiserver.errors import ApiError
+from kedge.apiserver.patch import drop_nulls
 from kedge.apiserver.smp_meta import OBJECT_META, FieldMeta, PatchMeta
 
 __all__ = [
@@ -519,15 +520,6 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
-
-
-def _stored(value: Any) -> Any:
-    """A copy of an applied value as it is stored: null members dropped (see the module docstring)."""
-    if isinstance(value, dict):
-        return {k: _stored(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_stored(v) for v in value]
-    return value
 
 
 def _copy(value: Any) -> Any:
@@ -1214,7 +1206,7 @@ def _apply(
         del managers[ident]
     if live != new and ident in managers:
         managers[ident].time = now
-    result = _stored(new)
+    result = drop_nulls(new)  # applied values are stored without null members (module docstring)
     if manager == "kubectl" and LAST_APPLIED_ANNOTATION in (_metadata(result).get("annotations") or {}):
         _set_last_applied(result, applied)
     _set_managed_fields(result, managers)

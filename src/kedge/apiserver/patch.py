@@ -511,12 +511,13 @@ def _is_directive_key(key: str) -> bool:
     )
 
 
-def _drop_nulls(value: Any) -> Any:
-    """strategicpatch's discardNullValuesFromPatch."""
+def drop_nulls(value: Any) -> Any:
+    """A copy without null object members (strategicpatch's discardNullValuesFromPatch; server-side
+    apply stores applied values the same way)."""
     if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
+        return [drop_nulls(v) for v in value]
     return value
 
 
@@ -556,7 +557,7 @@ def _without_directives(value: Any) -> tuple[Any, bool]:
 
 def _patch_content(value: Any) -> tuple[Any, bool]:
     """A patch value taken as is (the original has no such key, or of another type)."""
-    kept, keep = _without_directives(_drop_nulls(value))
+    kept, keep = _without_directives(drop_nulls(value))
     return _decoded(kept), keep
 
 
