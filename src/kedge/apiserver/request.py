@@ -10,6 +10,7 @@ import msgspec
 import yaml
 
 from kedge.apiserver.errors import ApiError
+from kedge.apiserver.protobuf import decode_kubernetes_protobuf
 from kedge.apiserver.registry import Registry, ResourceInfo
 
 #: Kubernetes' request body limit (3 MiB, apiserver `MaxRequestBodyBytes`).
@@ -145,6 +146,8 @@ def decode_body(data: bytes, content_type: str | None) -> Any:
             return _json_decoder.decode(data)
         except msgspec.DecodeError as e:
             raise ApiError.bad_request("the request body is not valid JSON: %s" % e) from None
+    if media == PROTOBUF:  # kubectl's typed commands send built-in objects this way, with no fallback
+        return decode_kubernetes_protobuf(data)
     if media in (YAML, "application/x-yaml", "text/yaml", APPLY_PATCH):
         try:
             return yaml.safe_load(data)
@@ -152,7 +155,7 @@ def decode_body(data: bytes, content_type: str | None) -> Any:
             raise ApiError.bad_request("the request body is not valid YAML: %s" % e) from None
     raise ApiError.unsupported_media_type(
         "the body of the request was in an unknown format - accepted media types include: "
-        "application/json, application/yaml"
+        "application/json, application/yaml, application/vnd.kubernetes.protobuf"
     )
 
 

@@ -325,3 +325,26 @@ def test_error_messages_for_missing_objects_and_conflicts(kubectl) -> None:
 def test_invalid_objects_are_rejected_with_the_field(kubectl, manifest: str, needle: str) -> None:
     out = kubectl("create", "-f", "-", input=manifest, check=False)
     assert out.returncode != 0 and needle in out.stderr, out.stderr
+
+
+def test_typed_create_commands_send_protobuf_and_work(kubectl) -> None:
+    kubectl("create", "configmap", "typed-cm", "--from-literal=a=b")
+    kubectl("create", "secret", "generic", "typed-secret", "--from-literal=k=v")
+    kubectl("create", "deployment", "typed-dep", "--image=nginx:1.27", "--replicas=2", "--port=80")
+    kubectl("create", "serviceaccount", "typed-sa")
+    kubectl("create", "service", "clusterip", "typed-svc", "--tcp=80:8080")
+    kubectl("run", "typed-pod", "--image=busybox", "--env=A=B", "--labels=x=y", "--", "sleep", "10")
+    assert kubectl("get", "cm", "typed-cm", "-o", "jsonpath={.data.a}").stdout == "b"
+    assert (
+        kubectl("get", "secret", "typed-secret", "-o", "jsonpath={.data.k}").stdout == "dg=="
+    )  # base64("v")
+    dep = json.loads(kubectl("get", "deployment", "typed-dep", "-o", "json").stdout)
+    assert dep["spec"]["replicas"] == 2
+    assert dep["spec"]["template"]["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 80, "protocol": "TCP"}
+    ]
+    svc = json.loads(kubectl("get", "svc", "typed-svc", "-o", "json").stdout)
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080 and svc["spec"]["clusterIP"].startswith("10.")
+    pod = json.loads(kubectl("get", "pod", "typed-pod", "-o", "json").stdout)
+    assert pod["spec"]["containers"][0]["args"] == ["sleep", "10"] and pod["metadata"]["labels"] == {"x": "y"}
+    assert "typed-sa" in kubectl("get", "sa", "-o", "name").stdout
