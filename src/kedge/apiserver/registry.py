@@ -156,11 +156,11 @@ class Registry:
         custom = sorted(g for g in versions if g not in self._builtin_groups)
         return [(g, sorted(versions[g], key=version_priority_key)) for g in builtin + custom]
 
-    def add_crd(self, crd: Mapping[str, Any]) -> list[ResourceInfo]:
-        """Register every served version of a CustomResourceDefinition, replacing what it had before.
+    def check_crd(self, crd: Mapping[str, Any]) -> list[ResourceInfo]:
+        """The resources a CustomResourceDefinition would serve, without registering them.
 
         Raises ApiError (Invalid) when the definition is malformed or its names clash with resources
-        served already.
+        served already, so a writer can refuse it before storing it.
         """
         causes = validate_crd(crd)
         name = crd.get("metadata", {}).get("name", "")
@@ -170,6 +170,13 @@ class Registry:
         clashes = self._clashes(name, infos)
         if clashes:
             raise ApiError.invalid("CustomResourceDefinition", name, clashes, CRD_GROUP)
+        return infos
+
+    def add_crd(self, crd: Mapping[str, Any]) -> list[ResourceInfo]:
+        """Register every served version of a CustomResourceDefinition, replacing what it had before
+        (ApiError as in check_crd)."""
+        infos = self.check_crd(crd)
+        name = crd.get("metadata", {}).get("name", "")
         for old in self._crds.pop(name, ()):
             self._remove(old)
         for info in infos:

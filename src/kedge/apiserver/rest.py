@@ -634,10 +634,9 @@ class Rest:
         spec["clusterIPs"] = [spec["clusterIP"]]
 
     def _prepare_crd(self, crd: dict[str, Any], old: dict[str, Any] | None) -> None:
-        """Register-check the definition (names, clashes) and set the status conditions clients wait on."""
-        from kedge.apiserver.registry import resources_from_crd
-
-        resources_from_crd(crd)
+        """Check the definition as the registry will take it (so nothing is stored that then cannot be
+        served), and set the status conditions clients wait on."""
+        self.registry.check_crd(crd)
         spec = crd.get("spec") or {}
         names = dict(spec.get("names") or {})
         names.setdefault("singular", str(names.get("plural", "")))

@@ -199,3 +199,41 @@ def test_strict_field_validation_on_custom_resources(rest: Rest) -> None:
     assert ei.value.code == 400 and 'unknown field "spec.bogus"' in ei.value.message
     result = rest.create(t, copy.deepcopy(body), {"fieldValidation": "Warn"}, "x")
     assert result.warnings == ('unknown field "spec.bogus"',) and "bogus" not in result.obj["spec"]
+
+
+def test_a_crd_clashing_with_a_served_resource_is_refused_before_it_is_stored(rest: Rest) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "pods.core.example.com"},
+        "spec": {
+            "group": "core.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "pods", "singular": "pod", "kind": "Pod"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
+    }
+    t = _t(rest, "customresourcedefinitions", group="apiextensions.k8s.io")
+    rest.create(t, copy.deepcopy(crd), {}, "x")  # its own group: no clash with core pods
+    rest.registry.add_crd(
+        rest.get_stored(
+            _t(rest, "customresourcedefinitions", "", crd["metadata"]["name"], "apiextensions.k8s.io")
+        ).obj
+    )
+    clash = copy.deepcopy(crd)
+    clash["metadata"]["name"] = "widgets.core.example.com"
+    clash["spec"]["names"] = {"plural": "widgets", "singular": "widget", "kind": "Pod"}
+    with pytest.raises(ApiError) as ei:
+        rest.create(t, clash, {}, "x")
+    assert ei.value.code == 422 and "already served by" in ei.value.message
+    assert (
+        rest.storage.get("customresourcedefinitions.apiextensions.k8s.io", "", "widgets.core.example.com")
+        is None
+    )
