@@ -424,7 +424,7 @@ class Api:
             )
         obj = dict(stored.obj)
         obj["spec"] = {**(obj.get("spec") or {}), "replicas": replicas}
-        result = self.rest._write(
+        result = self.rest.write(
             Target(t.info, t.namespace, t.name), stored, obj, params, ua, expect_rev=stored.rev
         )
         return self._json(_scale(result.obj))

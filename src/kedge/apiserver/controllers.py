@@ -106,10 +106,7 @@ class Controllers:
         for p in pods:
             node = (p.get("spec") or {}).get("nodeName")
             if node and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                counts[node] = counts.get(node, 0) + 1
-                per = requested.setdefault(node, {})
-                for k, v in scheduling.pod_requests(p).items():
-                    per[k] = per.get(k, 0) + v
+                _place(counts, requested, node, p)
         bound = 0
         for pod in sorted(pending, key=lambda p: p["metadata"].get("creationTimestamp", "")):
             meta = pod["metadata"]
@@ -122,10 +119,7 @@ class Controllers:
             try:
                 if decision.node is not None:
                     self.rest.bind(meta["namespace"], meta["name"], decision.node, uid=meta.get("uid"))
-                    counts[decision.node] = counts.get(decision.node, 0) + 1
-                    per = requested.setdefault(decision.node, {})
-                    for k, v in scheduling.pod_requests(pod).items():
-                        per[k] = per.get(k, 0) + v
+                    _place(counts, requested, decision.node, pod)
                     bound += 1
                 else:
                     self._mark_unschedulable(pod, decision)
@@ -170,3 +164,13 @@ class Controllers:
             current = self.storage.get("namespaces", "", name)
             if current is not None:
                 self.storage.delete("namespaces", "", name, expect_rev=current.rev, now=self.rest.clock())
+
+
+def _place(
+    counts: dict[str, int], requested: dict[str, dict[str, int]], node: str, pod: dict[str, Any]
+) -> None:
+    """Account a pod on a node: its count and its resource requests."""
+    counts[node] = counts.get(node, 0) + 1
+    per = requested.setdefault(node, {})
+    for k, v in scheduling.pod_requests(pod).items():
+        per[k] = per.get(k, 0) + v

@@ -7,7 +7,7 @@ read-modify-write such as a patch cannot interleave with another write: no retry
 import copy
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -234,7 +234,7 @@ class Rest:
         expect = self._expect_rev(rv, t) if rv else None
         if expect is not None and expect != stored.rev:
             raise ApiError.stale(t.info.plural, t.name, t.info.group)
-        return self._write(t, stored, obj, params, user_agent, expect_rev=stored.rev)
+        return self.write(t, stored, obj, params, user_agent, expect_rev=stored.rev)
 
     def patch(
         self,
@@ -281,7 +281,7 @@ class Rest:
                         % (meta["name"], t.name)
                     )
                 return self.create(Target(info, t.namespace), patched, params, user_agent, managed=True)
-            return self._write(t, stored, patched, params, user_agent, expect_rev=stored.rev, managed=True)
+            return self.write(t, stored, patched, params, user_agent, expect_rev=stored.rev, managed=True)
         if stored is None:
             raise ApiError.not_found(info.plural, t.name, info.group)
         patched = apply_patch(
@@ -290,9 +290,9 @@ class Rest:
         rv = (patched.get("metadata") or {}).get("resourceVersion")
         if rv and rv != stored.obj["metadata"].get("resourceVersion"):
             raise ApiError.stale(info.plural, t.name, info.group)
-        return self._write(t, stored, patched, params, user_agent, expect_rev=stored.rev)
+        return self.write(t, stored, patched, params, user_agent, expect_rev=stored.rev)
 
-    def _write(
+    def write(
         self,
         t: Target,
         stored: Stored,
@@ -474,43 +474,40 @@ class Rest:
         """Background garbage collection of objects whose ownerReferences name the deleted owner."""
         if not owner_uid:
             return
-        for info in self.registry.resources():
-            if not info.namespaced or info.storage_version not in ("", info.version):
-                continue
-            for stored in self.storage.list(info.storage_key, namespace).items:
-                refs = stored.obj["metadata"].get("ownerReferences") or ()
-                if any(isinstance(r, dict) and r.get("uid") == owner_uid for r in refs):
-                    try:
-                        self.delete(Target(info, namespace, stored.obj["metadata"]["name"]), {}, {})
-                    except ApiError as e:
-                        if e.code != 404:
-                            log.warning(
-                                "garbage collection of %s/%s failed: %s",
-                                info.plural,
-                                stored.obj["metadata"]["name"],
-                                e,
-                            )
+        for info, stored in self._namespaced_objects(namespace):
+            refs = stored.obj["metadata"].get("ownerReferences") or ()
+            if any(isinstance(r, dict) and r.get("uid") == owner_uid for r in refs):
+                name = stored.obj["metadata"]["name"]
+                try:
+                    self.delete(Target(info, namespace, name), {}, {})
+                except ApiError as e:
+                    if e.code != 404:
+                        log.warning("garbage collection of %s/%s failed: %s", info.plural, name, e)
 
     def delete_namespace_contents(self, namespace: str) -> int:
         """Delete every object in a terminating namespace (the namespace controller's job); returns
         how many remain (objects in graceful deletion)."""
         remaining = 0
-        for info in self.registry.resources():
-            if not info.namespaced or info.storage_version not in ("", info.version):
-                continue
-            for stored in self.storage.list(info.storage_key, namespace).items:
-                name = stored.obj["metadata"]["name"]
-                try:
-                    result = self.delete(Target(info, namespace, name), {}, {})
-                except ApiError as e:
-                    if e.code == 404:
-                        continue
-                    raise
-                if result.obj["metadata"].get("deletionTimestamp") and self.storage.get(
-                    info.storage_key, namespace, name
-                ):
-                    remaining += 1
+        for info, stored in self._namespaced_objects(namespace):
+            name = stored.obj["metadata"]["name"]
+            try:
+                result = self.delete(Target(info, namespace, name), {}, {})
+            except ApiError as e:
+                if e.code == 404:
+                    continue
+                raise
+            if result.obj["metadata"].get("deletionTimestamp") and self.storage.get(
+                info.storage_key, namespace, name
+            ):
+                remaining += 1
         return remaining
+
+    def _namespaced_objects(self, namespace: str) -> Iterator[tuple[ResourceInfo, Stored]]:
+        """Every stored object in a namespace, each resource read once (through its storage version)."""
+        for info in self.registry.resources():
+            if info.namespaced and info.storage_version in ("", info.version):
+                for stored in self.storage.list(info.storage_key, namespace).items:
+                    yield info, stored
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -12,7 +12,6 @@ Layout of the data directory:
 import base64
 import datetime as dt
 import ipaddress
-import os
 import secrets
 import socket
 from dataclasses import dataclass
@@ -55,10 +54,7 @@ def admin_token(directory: Path) -> str:
         if token:
             return token
     token = secrets.token_urlsafe(32)
-    fd = os.open(str(path) + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token + "\n")
-    os.replace(str(path) + ".tmp", path)
+    pki.write_pem(path, (token + "\n").encode(), mode=0o600)
     return token
 
 
@@ -108,11 +104,7 @@ def write_kubeconfig(path: Path, *, server_url: str, ca_pem: bytes, token: str) 
         "current-context": "kedge",
         "preferences": {},
     }
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        yaml.safe_dump(config, f, sort_keys=False)
-    os.replace(tmp, path)
+    pki.write_pem(path, yaml.safe_dump(config, sort_keys=False).encode(), mode=0o600)
 
 
 def client_host(host: str) -> str:
