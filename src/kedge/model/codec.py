@@ -59,7 +59,8 @@ def decode_json(data: bytes | str | memoryview) -> Message:
         raise MessageDecodeError("malformed JSON message: %s" % (e,)) from None
 
 
-def encode_msgpack(msg: Message) -> bytes:
+def native_tuple(msg: Message) -> tuple:
+    """The flat positional form of a message (see the module docstring), ready for MessagePack."""
     h = msg.header
     r = msg.route
     content = msg.content
@@ -68,23 +69,25 @@ def encode_msgpack(msg: Message) -> bytes:
         content = memoryview(content)
     else:
         kind = CONTENT_VALUE
-    return _msgpack_encoder.encode(
-        (
-            h.msg_id,
-            h.parent_msg_id,
-            h.timestamp,
-            h.resourceversion,
-            h.sync,
-            h.type,
-            r.source,
-            r.destination,
-            r.group,
-            r.operation,
-            r.resource,
-            kind,
-            content,
-        )
+    return (
+        h.msg_id,
+        h.parent_msg_id,
+        h.timestamp,
+        h.resourceversion,
+        h.sync,
+        h.type,
+        r.source,
+        r.destination,
+        r.group,
+        r.operation,
+        r.resource,
+        kind,
+        content,
     )
+
+
+def encode_msgpack(msg: Message) -> bytes:
+    return _msgpack_encoder.encode(native_tuple(msg))
 
 
 def decode_msgpack(data: bytes | memoryview) -> Message:

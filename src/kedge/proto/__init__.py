@@ -1,0 +1,1 @@
+"""Sans-IO hub protocol: framing, delivery windows, resend timers, keepalive; time is passed in as `now`."""
