@@ -6,6 +6,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from kedge.cli import join
+
 
 def _cmd_version(args: argparse.Namespace) -> int:
     import kedge
@@ -40,12 +42,36 @@ def _config_command(args: argparse.Namespace, which: str) -> int:
             print("warning: %s" % w, file=sys.stderr)
         print("%s: configuration is valid" % args.config)
         return 0
-    print(
-        "kedge %s: this build provides --defaultconfig and --config FILE --check; "
-        "running %s arrives with its issue (see README.md)" % (which, which),
-        file=sys.stderr,
-    )
-    return 2
+    return _run_core(args, which, loader, default)
+
+
+def _run_core(args: argparse.Namespace, which: str, loader, default) -> int:
+    """Run cloudcore or edgecore until SIGINT/SIGTERM."""
+    from pathlib import Path
+
+    from kedge import config
+    from kedge.aio.loops import run
+
+    try:
+        if args.config:
+            cfg, warnings = loader(args.config)
+            for w in warnings:
+                print("warning: %s" % w, file=sys.stderr)
+        else:
+            cfg = default()
+    except config.ConfigError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 1
+    if which == "cloudcore":
+        from kedge.cloud.app import run_cloudcore
+
+        data_dir = Path(args.data_dir or cfg.data_dir)
+        run(run_cloudcore(cfg, data_dir, kubeconfig=args.kubeconfig))
+        return 0
+    from kedge.edge.app import run_edgecore
+
+    run(run_edgecore(cfg))
+    return 0
 
 
 def _cmd_apiserver(args: argparse.Namespace) -> int:
@@ -101,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--defaultconfig", action="store_true", help="print the default configuration and exit"
         )
         sp.add_argument("--check", action="store_true", help="validate --config and exit")
+        if which == "cloudcore":
+            sp.add_argument("--data-dir", help="state directory (default: dataDir of the config)")
+            sp.add_argument("--kubeconfig", help="use this cluster instead of the embedded API server")
         sp.set_defaults(func=lambda a, w=which: _config_command(a, w))
 
     ap = sub.add_parser("apiserver", help="run the embedded Kubernetes-compatible API server alone")
@@ -111,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", default="/var/lib/kedge", help="data directory (writes admin.kubeconfig there)"
     )
     ap.set_defaults(func=_cmd_apiserver)
+
+    join.add_parsers(sub)  # gettoken, join, reset
 
     dp = sub.add_parser("demo", help="run the demo")
     dp.add_argument(

@@ -1,0 +1,164 @@
+"""cloudcore: the Kubernetes API (embedded or a real cluster), CloudHub and its listeners, on beehive."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kedge.beehive import Context, Runtime
+from kedge.cloud.cloudhub.certs import CloudCerts, run_token_rotation
+from kedge.cloud.cloudhub.certserver import start_cert_server
+from kedge.cloud.cloudhub.cursors import CursorStore
+from kedge.cloud.cloudhub.hub import CloudHub, CloudHubModule, HubSettings
+from kedge.cloud.cloudhub.listeners import start_listeners
+from kedge.config.cloudcore import CloudCoreConfig
+
+log = logging.getLogger(__name__)
+
+READY_FILE = "cloudcore.ready.json"
+
+
+def hub_settings(cfg: CloudCoreConfig) -> HubSettings:
+    hub = cfg.modules.cloud_hub
+    auth = hub.authorization
+    return HubSettings(
+        node_limit=hub.node_limit,
+        keepalive_interval=float(hub.keepalive_interval),
+        # KubeEdge's debug mode logs denials and lets messages through; kedge enforces otherwise.
+        enforce_authorization=not (auth.enable and auth.debug),
+    )
+
+
+@dataclass
+class CloudCore:
+    """A running cloudcore; `ports` holds the bound ports (useful when the config asked for port 0)."""
+
+    cfg: CloudCoreConfig
+    data_dir: Path
+    hub: CloudHub
+    kubeconfig: str
+    ports: dict[str, int] = field(default_factory=dict)
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        for close in reversed(self._closers):
+            res = close()
+            if asyncio.iscoroutine(res):
+                await res
+
+
+async def start_cloudcore(
+    cfg: CloudCoreConfig, data_dir: Path, *, kubeconfig: str | None = None
+) -> CloudCore:
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    closers: list[Callable[[], Any]] = []
+    tasks: list[asyncio.Task] = []
+    try:
+        # -- Kubernetes API
+        kube = kubeconfig or cfg.kube_api_config.kube_config
+        if not kube:
+            from kedge.cloud.embedded import EmbeddedSettings, start_embedded
+
+            emb = cfg.embedded_api_server
+            server, path = await start_embedded(EmbeddedSettings(data_dir, emb.address, emb.port))
+            closers.append(server.stop)
+            kube = str(path)
+        from kedge.k8s.client import node_exists, open_api
+
+        api = await open_api(kube)
+        closers.append(api.close)
+
+        # -- certificates and tokens
+        hubcfg = cfg.modules.cloud_hub
+        listen_hosts = [hubcfg.websocket.address, hubcfg.quic.address, hubcfg.https.address]
+        certs = CloudCerts.load_or_create(
+            hubcfg, data_dir, now=dt.datetime.now(dt.UTC), listen_hosts=listen_hosts
+        )
+        ring = certs.token_ring(hubcfg.token_refresh_duration)
+        tasks.append(asyncio.create_task(run_token_rotation(ring, certs.token_path), name="token-rotation"))
+
+        # -- hub on beehive
+        cursors = CursorStore(data_dir / "cloudhub" / "cursors.db")
+        closers.append(cursors.close)
+        ctx = Context()
+        hub = CloudHub(ctx, hub_settings(cfg), cursors)
+        runtime = Runtime(ctx)
+        runtime.register(CloudHubModule(hub))
+        tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name="beehive"))
+
+        ports: dict[str, int] = {}
+        listeners = await start_listeners(
+            hub,
+            ca_cert=certs.ca_cert,
+            ca_path=str(certs.ca_cert_path),
+            cert_path=str(certs.cert_path),
+            key_path=str(certs.key_path),
+            ws=(hubcfg.websocket.address, hubcfg.websocket.port) if hubcfg.websocket.enable else None,
+            quic=(hubcfg.quic.address, hubcfg.quic.port) if hubcfg.quic.enable else None,
+        )
+        closers.append(listeners.close)
+        ports.update(listeners.ports)
+        if hubcfg.https.enable:
+
+            async def exists(name: str) -> bool:
+                return await node_exists(api, name)
+
+            certserver = await start_cert_server(
+                hubcfg.https.address,
+                hubcfg.https.port,
+                certs,
+                ring,
+                node_exists=exists,
+                signing_days=hubcfg.edge_cert_signing_duration,
+            )
+            closers.append(certserver.close)
+            ports["https"] = certserver.port
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        for close in reversed(closers):
+            res = close()
+            if asyncio.iscoroutine(res):
+                await res
+        raise
+    core = CloudCore(cfg, data_dir, hub, kube, ports, closers, tasks)
+    ready = {
+        "ports": ports,
+        "kubeconfig": kube,
+        "ca": str(certs.ca_cert_path),
+        "token": str(certs.token_path),
+    }
+    (data_dir / READY_FILE).write_text(json.dumps(ready))
+    log.info("cloudcore ready: %s", ready)
+    return core
+
+
+async def run_cloudcore(cfg: CloudCoreConfig, data_dir: Path, *, kubeconfig: str | None = None) -> None:
+    """Run until SIGINT/SIGTERM."""
+    core = await start_cloudcore(cfg, data_dir, kubeconfig=kubeconfig)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print("cloudcore running: %s" % json.dumps(core.ports), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        core.hub.close_all("cloudcore shutting down")
+        await core.stop()

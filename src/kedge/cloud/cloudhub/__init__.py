@@ -1,0 +1,1 @@
+"""CloudHub: the cloud end of the cloud-edge channel (sessions, delivery, join and certificates)."""

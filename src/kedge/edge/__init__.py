@@ -1,0 +1,1 @@
+"""edgecore: the edge side of kedge."""
