@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kedge.aio.loops import run
+from kedge.aio.loops import run, tune_gc
 from kedge.cloud.cloudhub.cursors import CursorStore
 from kedge.cloud.cloudhub.hub import CloudHub, HubSettings
 from kedge.cloud.cloudhub.listeners import client_verifier, hub_ssl_context
@@ -54,6 +54,8 @@ def cpu() -> float:
 
 
 class Producer:
+    """Closed loop: `depth` messages per node up front, then one more each time the node acks one."""
+
     def __init__(self, hub: CloudHub, objects: int) -> None:
         self.hub = hub
         self.objects = objects
@@ -61,70 +63,54 @@ class Producer:
         self.acked = 0
         self.lat: list[int] = []
         self.active = False
+        self.per_node: dict[str, int] = {}
+        self.results: dict[int, int] = {}
 
     def one(self, node: str) -> None:
-        self.seq += 1
-        s = self.seq
-        now = time.time_ns() // 1_000_000
+        # Each node cycles through its own `objects` keys, so a key is never queued or in flight twice
+        # (objects > depth): no coalescing, every message is acked, the loop keeps its depth.
+        self.seq = s = self.seq + 1
+        k = self.per_node[node] = self.per_node.get(node, 0) + 1
         msg = Message(
-            MessageHeader("m%d" % s, "", now, str(s)),
-            MessageRoute(
-                "edgecontroller", "", "resource", "update", "default/pod/obj-%d" % (s % self.objects)
-            ),
+            MessageHeader("m%d" % s, "", time.time_ns() // 1_000_000, str(s)),
+            MessageRoute("edgecontroller", "", "resource", "update", "default/pod/o-%d" % (k % self.objects)),
             CONTENT,
         )
-        self.hub.publish(node, msg)
+        r = self.hub.publish(node, msg)
+        self.results[r] = self.results.get(r, 0) + 1
 
-    def on_ack(self, msg: Message) -> None:
+    def on_ack(self, node: str, msg: Message) -> None:
         if not self.active:
             return
         self.acked += 1
-        if self.acked % 16 == 0:
+        if self.acked & 15 == 0:
             self.lat.append(time.time_ns() // 1_000_000 - msg.header.timestamp)
-        node = self._node_of.get(msg.header.msg_id)
-        if node is not None:
-            self.one(node)
-
-    _node_of: dict[str, str] = {}
+        self.one(node)
 
 
 async def tput(hub: CloudHub, seconds: float, nodes: int, depth: int, objects: int) -> dict:
     names = list(hub.sessions)[:nodes]
     prod = Producer(hub, objects)
-    # Route acks back to their node: the message id → node map lives only during the run.
-    node_of: dict[str, str] = {}
-    prod._node_of = node_of
-    orig_one = prod.one
-
-    def one(node: str) -> None:
-        orig_one(node)
-        node_of["m%d" % prod.seq] = node
-
-    prod.one = one  # type: ignore[method-assign]
-
-    def on_ack(msg: Message) -> None:
-        node_of_ = node_of.pop(msg.header.msg_id, None)
-        if not prod.active:
-            return
-        prod.acked += 1
-        if prod.acked % 16 == 0:
-            prod.lat.append(time.time_ns() // 1_000_000 - msg.header.timestamp)
-        if node_of_ is not None:
-            one(node_of_)
-
-    hub.on_ack = on_ack
+    hub.on_ack = prod.on_ack
+    s0 = dict(hub.stats)
     prod.active = True
     c0, t0 = cpu(), time.perf_counter()
     for _ in range(depth):
         for n in names:
-            one(n)
+            prod.one(n)
     await asyncio.sleep(seconds)
+    outs = [hub.nodes[n].outbound for n in names]
+    depth_now = {
+        "in_flight_avg": sum(o.in_flight for o in outs) / max(len(outs), 1),
+        "queued_avg": sum(o.pending() for o in outs) / max(len(outs), 1),
+    }
     prod.active = False
     c1, t1 = cpu(), time.perf_counter()
     hub.on_ack = None
     lat = sorted(prod.lat)
-    # let the in-flight tail drain before the next command
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # let the in-flight tail drain before the next command
+    frames = hub.stats["frames"] - s0["frames"]
+    delivered = hub.stats["delivered"] - s0["delivered"]
     return {
         "nodes": len(names),
         "acked": prod.acked,
@@ -133,8 +119,52 @@ async def tput(hub: CloudHub, seconds: float, nodes: int, depth: int, objects: i
         "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
         "lat_ms_p50": lat[len(lat) // 2] if lat else None,
         "lat_ms_p99": lat[int(len(lat) * 0.99)] if lat else None,
+        "msgs_per_frame": round(delivered / frames, 1) if frames else None,
         "resent": sum(st.outbound.resent for st in hub.nodes.values()),
-        "hub_stats": dict(hub.stats),
+        **depth_now,
+        "publish_results": prod.results,
+    }
+
+
+async def load(hub: CloudHub, seconds: float, nodes: int, rate: float, objects: int) -> dict:
+    """Open loop: `rate` messages/s offered round-robin over `nodes`, in 10 ms ticks; the latency of
+    each ack (enqueue to ack) at a load the hub can carry."""
+    names = list(hub.sessions)[:nodes]
+    outs = [hub.nodes[n].outbound for n in names]
+    for _ in range(100):  # let what an earlier command queued drain first (up to 10 s)
+        if not any(o.in_flight or o.pending() for o in outs):
+            break
+        await asyncio.sleep(0.1)
+    prod = Producer(hub, objects)
+    lat: list[int] = []
+
+    def on_ack(node: str, msg: Message) -> None:
+        prod.acked += 1
+        lat.append(time.time_ns() // 1_000_000 - msg.header.timestamp)
+
+    hub.on_ack = on_ack
+    c0, t0 = cpu(), time.perf_counter()
+    sent = 0
+    i = 0
+    while (now := time.perf_counter()) - t0 < seconds:
+        due = int(rate * (now - t0)) - sent
+        for _ in range(due):
+            prod.one(names[i])
+            i = (i + 1) % len(names)
+        sent += due
+        await asyncio.sleep(0.01)
+    c1, t1 = cpu(), time.perf_counter()
+    await asyncio.sleep(2.0)
+    hub.on_ack = None
+    lat.sort()
+    return {
+        "nodes": len(names),
+        "offered_per_s": rate,
+        "sent": sent,
+        "acked": prod.acked,
+        "cpu_pct": 100 * (c1 - c0) / (t1 - t0),
+        "lat_ms_p50": lat[len(lat) // 2] if lat else None,
+        "lat_ms_p99": lat[int(len(lat) * 0.99)] if lat else None,
     }
 
 
@@ -167,6 +197,8 @@ async def main_async(args: argparse.Namespace) -> None:
 
         ctx = hub_ssl_context(info["server_cert"], info["server_key"], info["ca"])
         server = await serve_ws("127.0.0.1", args.port, ctx, hub.acceptor)
+    if not args.default_gc:
+        tune_gc()  # as cloudcore does
     print(json.dumps({"event": "ready", "port": server.port, "rss_kb": rss_kb()}), flush=True)
 
     loop = asyncio.get_running_loop()
@@ -193,8 +225,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 }
             elif name == "tput":
                 out = await tput(
-                    hub, cmd["seconds"], cmd["nodes"], cmd.get("depth", 128), cmd.get("objects", 64)
+                    hub, cmd["seconds"], cmd["nodes"], cmd.get("depth", 128), cmd.get("objects", 1024)
                 )
+            elif name == "load":
+                out = await load(hub, cmd["seconds"], cmd["nodes"], cmd["rate"], cmd.get("objects", 1024))
             elif name == "quit":
                 break
             else:
@@ -221,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--protocol", choices=("websocket", "quic"), default="websocket")
     p.add_argument("--window", type=int, default=64)
     p.add_argument("--keepalive", type=float, default=30.0)
+    p.add_argument("--default-gc", action="store_true", help="keep CPython's default GC thresholds")
     p.add_argument("--no-cursors", action="store_true", help="do not persist delivery cursors (isolates it)")
     args = p.parse_args(argv)
     run(main_async(args))

@@ -172,6 +172,12 @@ async def scenario_tput(pki: str, nodes: int, protocol: str, lane: str, seconds:
             await wait_connected(sims, nodes, timeout=300)
             r = await cloud.command({"cmd": "tput", "seconds": seconds, "nodes": nodes, "depth": depth})
             sim_cpu = sum(s.last.get("cpu", 0) for s in sims)
+            # Latency under load: a quarter of the closed-loop maximum, offered open-loop (spread over all
+            # nodes, so frames carry few messages each: the per-frame cost is what this exercises).
+            quarter = round(r["msgs_per_s"] / 4)
+            lr = await cloud.command({"cmd": "load", "seconds": seconds, "nodes": nodes, "rate": quarter})
+            lr.pop("event", None)
+            r["at_quarter_load"] = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in lr.items()}
         finally:
             for s in sims:
                 await s.stop()

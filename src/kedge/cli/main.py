@@ -155,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("quic").setLevel(max(level, logging.WARNING))  # aioquic logs every connection at INFO
     return int(args.func(args))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kedge.aio.loops import tune_gc
 from kedge.beehive import Context, Runtime
 from kedge.cloud.cloudhub.certs import CloudCerts, run_token_rotation
 from kedge.cloud.cloudhub.certserver import start_cert_server
@@ -138,6 +139,7 @@ async def start_cloudcore(
                 await res
         raise
     core = CloudCore(cfg, data_dir, hub, kube, ports, closers, tasks)
+    tune_gc()
     ready = {
         "ports": ports,
         "kubeconfig": kube,
@@ -162,3 +164,5 @@ async def run_cloudcore(cfg: CloudCoreConfig, data_dir: Path, *, kubeconfig: str
     finally:
         core.hub.close_all("cloudcore shutting down")
         await core.stop()
+        # a ready file left behind would announce the next start before it is ready
+        (core.data_dir / READY_FILE).unlink(missing_ok=True)

@@ -92,8 +92,9 @@ async def rotate_certificates(cfg: EdgeCoreConfig, hub: EdgeHub, rng: random.Ran
 async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     await ensure_certificates(cfg)
     eh = cfg.modules.edge_hub
-    db = Path(cfg.database.data_source)
-    outbox = Outbox(db.with_name(db.name + ".outbox") if db.suffix else db.parent / "edgehub-outbox.db")
+    # The outbox is a table of the edge database itself: one file to back up, and `kedge reset`, which
+    # removes that database, leaves no orphaned outbox behind.
+    outbox = Outbox(Path(cfg.database.data_source))
     ctx = Context()
     hub = EdgeHub(
         node_name(cfg),

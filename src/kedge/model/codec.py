@@ -55,7 +55,7 @@ def encode_json(msg: Message) -> bytes:
 def decode_json(data: bytes | str | memoryview) -> Message:
     try:
         return _json_decoder.decode(data)
-    except msgspec.DecodeError as e:  # ValidationError is a DecodeError too
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:  # ValidationError is a DecodeError too
         raise MessageDecodeError("malformed JSON message: %s" % (e,)) from None
 
 
@@ -93,7 +93,7 @@ def encode_msgpack(msg: Message) -> bytes:
 def decode_msgpack(data: bytes | memoryview) -> Message:
     try:
         n = _msgpack_decoder.decode(data)
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:
         raise MessageDecodeError("malformed MessagePack message: %s" % (e,)) from None
     content = n.content
     if n.content_kind == CONTENT_RAW_JSON:
@@ -118,7 +118,7 @@ def decode_content(msg: Message) -> Any:
     if type(content) is msgspec.Raw:
         try:
             return _json_value_decoder.decode(content)
-        except msgspec.DecodeError as e:
+        except (msgspec.DecodeError, UnicodeDecodeError) as e:
             raise MessageDecodeError("malformed JSON content: %s" % (e,)) from None
     return content
 

@@ -64,6 +64,6 @@ def decode_frame(data: bytes | memoryview) -> tuple[list[Message], list[str]]:
     """(messages, acks) of one frame; MessageDecodeError names what is wrong and where."""
     try:
         f = _decoder.decode(data)
-    except msgspec.DecodeError as e:
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:
         raise MessageDecodeError("malformed frame: %s" % (e,)) from None
     return [_message(n) for n in f.messages], f.acks

@@ -36,7 +36,7 @@ class MessageRoute(msgspec.Struct, omit_defaults=True, gc=False):
     resource: str = ""
 
 
-class Message(msgspec.Struct, omit_defaults=True):
+class Message(msgspec.Struct, omit_defaults=True, gc=False):
     header: MessageHeader = msgspec.field(default_factory=MessageHeader)
     route: MessageRoute = msgspec.field(default_factory=MessageRoute)
     if TYPE_CHECKING:

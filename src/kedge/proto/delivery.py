@@ -37,33 +37,29 @@ def parse_rv(text: str) -> int:
 class Cursor:
     """What a node has acknowledged: object key → (resourceVersion, resource string).
 
-    `dirty` collects changes for batched persistence: key → (rv, resource), rv -1 meaning deleted.
+    `dirty` is set by every change and cleared by whoever persists the cursor (in batches).
     """
 
     __slots__ = ("dirty", "entries")
 
     def __init__(self, entries: dict[str, tuple[int, str]] | None = None) -> None:
         self.entries: dict[str, tuple[int, str]] = entries if entries is not None else {}
-        self.dirty: dict[str, tuple[int, str]] = {}
+        self.dirty = False
 
     def acked_rv(self, key: str) -> int:
         e = self.entries.get(key)
         return -1 if e is None else e[0]
 
     def record(self, key: str, rv: int, resource: str, deleted: bool) -> None:
+        entries = self.entries
         if deleted:
-            if self.entries.pop(key, None) is not None or key in self.dirty:
-                self.dirty[key] = (-1, resource)
+            if entries.pop(key, None) is not None:
+                self.dirty = True
             return
-        old = self.entries.get(key)
+        old = entries.get(key)
         if old is None or rv >= old[0]:
-            self.entries[key] = (rv, resource)
-            self.dirty[key] = (rv, resource)
-
-    def take_dirty(self) -> dict[str, tuple[int, str]]:
-        d = self.dirty
-        self.dirty = {}
-        return d
+            entries[key] = (rv, resource)
+            self.dirty = True
 
     def missing(self, present: set[str] | dict[str, Any]) -> list[tuple[str, str]]:
         """(key, resource) of acked objects that are no longer present: the edge must delete them."""
@@ -129,8 +125,10 @@ class Outbound:
             return self.channel.put(LANE_NOACK, key, rv, msg, delete)
         if key is None:
             raise ValueError("an ack-required message needs an object key")
-        if not delete and rv and rv <= self.cursor.acked_rv(key):
-            return STALE
+        if not delete and rv:
+            e = self.cursor.entries.get(key)  # Cursor.acked_rv, inlined: once per message
+            if e is not None and rv <= e[0]:
+                return STALE
         # The channel hands back items only; the item carries what the flight needs.
         return self.channel.put(LANE_ACK, key, rv, (key, rv, msg, delete), delete)
 

@@ -141,7 +141,7 @@ _welcome_decoder = msgspec.msgpack.Decoder(Welcome)
 def _decode(decoder: msgspec.msgpack.Decoder, what: str, body: bytes):
     try:
         return decoder.decode(body)
-    except msgspec.DecodeError as e:  # ValidationError included; its message names the field ($.node_id)
+    except (msgspec.DecodeError, UnicodeDecodeError) as e:  # a ValidationError names the field ($.node_id)
         raise FramingError("invalid %s: %s" % (what, e)) from None
 
 

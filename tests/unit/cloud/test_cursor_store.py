@@ -1,4 +1,4 @@
-"""kedge.cloud.cloudhub.cursors: per-node delivery cursors in SQLite, written in batches."""
+"""kedge.cloud.cloudhub.cursors: per-node delivery cursors in SQLite, one row per node, written in batches."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import apsw
 import pytest
 
-from kedge.cloud.cloudhub.cursors import CursorStore
+from kedge.cloud.cloudhub.cursors import CursorStore, decode_cursor, encode_cursor
 from kedge.proto.delivery import Cursor
+
+A = {"uid-a": (10, "default/pod/a"), "uid-b": (12, "null/node/edge-1")}
 
 
 @pytest.fixture
@@ -19,99 +21,91 @@ def store(tmp_path: Path) -> Iterator[CursorStore]:
     s.close()
 
 
-def test_apply_then_load_round_trips(store: CursorStore) -> None:
-    n = store.apply([("edge-1", "uid-a", 10, "default/pod/a"), ("edge-1", "uid-b", 12, "null/node/edge-1")])
-    assert n == 2
-    assert store.load("edge-1") == {"uid-a": (10, "default/pod/a"), "uid-b": (12, "null/node/edge-1")}
+def test_encoding_round_trips() -> None:
+    assert decode_cursor(encode_cursor(A)) == A
+    assert decode_cursor(encode_cursor({})) == {}
+
+
+def test_save_then_load_round_trips(store: CursorStore) -> None:
+    assert store.save([("edge-1", encode_cursor(A))]) == 1
+    assert store.load("edge-1") == A
     assert store.load("edge-unknown") == {}
+    assert store.nodes() == ["edge-1"]
 
 
-def test_nothing_to_apply(store: CursorStore) -> None:
-    assert store.apply([]) == 0
-    assert store.apply(iter(())) == 0
+def test_nothing_to_save(store: CursorStore) -> None:
+    assert store.save([]) == 0
+    assert store.save(iter(())) == 0
 
 
-def test_upsert_replaces_version_and_resource(store: CursorStore) -> None:
-    store.apply([("n", "k", 1, "default/pod/a")])
-    store.apply([("n", "k", 7, "default/pod/a2")])
+def test_a_later_save_replaces_and_none_removes(store: CursorStore) -> None:
+    store.save([("n", encode_cursor({"k": (1, "default/pod/a")}))])
+    store.save([("n", encode_cursor({"k": (7, "default/pod/a2")}))])
     assert store.load("n") == {"k": (7, "default/pod/a2")}
+    store.save([("n", None)])
+    assert store.load("n") == {}
+    assert store.nodes() == []
 
 
-def test_negative_rv_deletes_the_row(store: CursorStore) -> None:
-    store.apply([("n", "k1", 1, "default/pod/a"), ("n", "k2", 2, "default/pod/b")])
-    assert store.apply([("n", "k1", -1, "default/pod/a"), ("n", "gone", -1, "default/pod/x")]) == 2
-    assert store.load("n") == {"k2": (2, "default/pod/b")}
-
-
-def test_the_last_row_for_a_key_wins_within_one_batch(store: CursorStore) -> None:
-    store.apply([("n", "k", 1, "r"), ("n", "k", -1, "r"), ("n", "k", 3, "r")])
+def test_the_last_row_of_a_node_wins_within_one_batch(store: CursorStore) -> None:
+    one, two = encode_cursor({"k": (1, "r")}), encode_cursor({"k": (3, "r")})
+    store.save([("n", one), ("n", None), ("n", two)])
     assert store.load("n") == {"k": (3, "r")}
-    store.apply([("n", "k", 4, "r"), ("n", "k", -1, "r")])
+    store.save([("n", one), ("n", None)])
     assert store.load("n") == {}
 
 
 def test_nodes_are_isolated(store: CursorStore) -> None:
-    store.apply([("edge-1", "k", 1, "default/pod/a"), ("edge-2", "k", 9, "default/pod/z")])
-    store.apply([("edge-1", "k", -1, "default/pod/a")])
+    store.save(
+        [("edge-1", encode_cursor({"k": (1, "default/pod/a")})), ("edge-2", encode_cursor({"k": (9, "x")}))]
+    )
+    store.forget_node("edge-1")
     assert store.load("edge-1") == {}
-    assert store.load("edge-2") == {"k": (9, "default/pod/z")}
-    store.forget_node("edge-2")
-    assert store.load("edge-2") == {}
+    assert store.load("edge-2") == {"k": (9, "x")}
 
 
-def test_reopen_after_close_keeps_rows(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    s = CursorStore(path)
-    s.apply([("n", "k%d" % i, i, "default/pod/p%d" % i) for i in range(500)])
+def test_reopen_keeps_the_rows(tmp_path: Path) -> None:
+    s = CursorStore(tmp_path / "c.db")
+    big = {"k%d" % i: (i, "default/pod/p%d" % i) for i in range(500)}
+    s.save([("n", encode_cursor(big))])
     s.close()
-    s = CursorStore(path)
+    s = CursorStore(tmp_path / "c.db")
     try:
-        rows = s.load("n")
-        assert len(rows) == 500 and rows["k499"] == (499, "default/pod/p499")
-        assert s._conn.execute("PRAGMA journal_mode").fetchall() == [("wal",)]
+        assert s.load("n") == big
     finally:
         s.close()
 
 
-def test_creates_its_directory_private(tmp_path: Path) -> None:
-    s = CursorStore(tmp_path / "a" / "b" / "c.db")
-    s.close()
-    assert (tmp_path / "a" / "b").stat().st_mode & 0o777 == 0o700
+def test_an_interrupted_batch_leaves_the_previous_state(store: CursorStore) -> None:
+    store.save([("n", encode_cursor({"k": (1, "default/pod/a")}))])
 
+    def rows() -> Iterator[tuple[str, bytes | None]]:
+        yield ("n", encode_cursor({"k": (2, "default/pod/a")}))
+        raise RuntimeError("the process is dying")
 
-def test_a_failing_generator_leaves_the_previous_state(store: CursorStore) -> None:
-    store.apply([("n", "k", 1, "default/pod/a")])
-
-    def rows() -> Iterator[tuple[str, str, int, str]]:
-        yield ("n", "k", 2, "default/pod/a")
-        yield ("n", "k2", 2, "default/pod/b")
-        raise RuntimeError("the producer died midway")
-
-    with pytest.raises(RuntimeError, match="midway"):
-        store.apply(rows())
+    with pytest.raises(RuntimeError):
+        store.save(rows())
+    assert store.load("n") == {"k": (1, "default/pod/a")}
+    with pytest.raises(apsw.ConstraintError):  # NOT NULL fails inside the transaction: all rolled back
+        store.save([("m", encode_cursor({})), (None, b"x")])  # type: ignore[list-item]
+    assert store.load("m") == {}
     assert store.load("n") == {"k": (1, "default/pod/a")}
 
 
-def test_a_row_failing_inside_the_transaction_rolls_all_back(store: CursorStore) -> None:
-    store.apply([("n", "k", 1, "default/pod/a")])
-    bad = [("n", "k", 2, "default/pod/a"), ("n", "new", 3, "default/pod/b"), ("n", "broken", 4, None)]
-    with pytest.raises(apsw.ConstraintError):
-        store.apply(bad)  # type: ignore[arg-type]
-    assert store.load("n") == {"k": (1, "default/pod/a")}
-    # the store is still usable after the rollback
-    store.apply([("n", "k", 5, "default/pod/a")])
-    assert store.load("n") == {"k": (5, "default/pod/a")}
+def test_a_corrupt_row_is_reported_and_resynced(store: CursorStore, caplog: pytest.LogCaptureFixture) -> None:
+    store.save([("n", b"\xc1 not msgpack")])
+    assert store.load("n") == {}
+    assert "delivery cursor of node n" in caplog.text and "resyncing it fully" in caplog.text
 
 
-def test_a_cursor_persists_through_its_dirty_rows(store: CursorStore) -> None:
-    """CloudHub's flow: acks mark the cursor dirty, the dirty rows are applied, a restart loads them."""
-    cur = Cursor(store.load("edge-1"))
-    cur.record("u1", 5, "default/pod/a", False)
-    cur.record("u2", 6, "default/pod/b", False)
-    store.apply([("edge-1", k, rv, res) for k, (rv, res) in cur.take_dirty().items()])
+def test_a_cursor_persists_through_its_dirty_flag(store: CursorStore) -> None:
+    """CloudHub's flow: acks mark the cursor dirty, the dirty cursor is saved, a restart loads it."""
+    cur = Cursor()
+    cur.record("u1", 3, "default/pod/a", False)
+    cur.record("u2", 4, "default/pod/b", False)
+    assert cur.dirty
+    store.save([("edge-1", encode_cursor(cur.entries))])
+    cur.dirty = False
     cur.record("u1", 0, "default/pod/a", True)
-    cur.record("u2", 8, "default/pod/b", False)
-    store.apply([("edge-1", k, rv, res) for k, (rv, res) in cur.take_dirty().items()])
-    again = Cursor(store.load("edge-1"))
-    assert again.entries == cur.entries == {"u2": (8, "default/pod/b")}
-    assert again.acked_rv("u1") == -1
+    store.save([("edge-1", encode_cursor(cur.entries))])
+    assert Cursor(store.load("edge-1")).entries == {"u2": (4, "default/pod/b")}

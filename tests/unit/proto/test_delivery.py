@@ -275,7 +275,7 @@ def test_delete_at_or_below_the_cursor_is_not_stale() -> None:
     assert out.take(0.1) == [d]
     out.ack(d.header.msg_id)
     assert out.cursor.acked_rv("a") == -1
-    assert out.cursor.take_dirty() == {"a": (-1, "default/pod/a")}
+    assert out.cursor.dirty and out.cursor.entries == {}
 
 
 def test_update_after_a_queued_delete_keeps_the_delete() -> None:
@@ -415,29 +415,34 @@ def test_cursor_missing_lists_acked_objects_that_are_gone() -> None:
 
 def test_cursor_dirty_tracking() -> None:
     cur = Cursor({"old": (1, "default/pod/old")})
+    assert not cur.dirty
     cur.record("a", 3, "default/pod/a", False)
+    assert cur.dirty
+    cur.dirty = False  # persisted
     cur.record("a", 2, "default/pod/a", False)  # older than acked: ignored
-    cur.record("old", 0, "default/pod/old", True)
     cur.record("never", 0, "default/pod/never", True)  # a delete of nothing acked: nothing to persist
-    assert cur.take_dirty() == {"a": (3, "default/pod/a"), "old": (-1, "default/pod/old")}
-    assert cur.take_dirty() == {}
+    assert not cur.dirty
+    cur.record("old", 0, "default/pod/old", True)
+    assert cur.dirty
     assert cur.entries == {"a": (3, "default/pod/a")}
+    cur.dirty = False
     cur.record("b", 1, "default/pod/b", False)
     cur.record("b", 0, "default/pod/b", True)  # acked and deleted between two flushes
-    assert cur.take_dirty() == {"b": (-1, "default/pod/b")}
-    assert cur.acked_rv("b") == -1
+    assert cur.dirty and cur.acked_rv("b") == -1
 
 
-def test_ack_marks_the_cursor_dirty_once_per_key() -> None:
+def test_ack_marks_the_cursor_dirty() -> None:
     out = Outbound(window=8)
     msgs = [put(out, "a", rv)[1] for rv in (1,)] + [put(out, "b", 1)[1]]
     out.take(0.0)
+    assert not out.cursor.dirty
     for m in msgs:
         out.ack(m.header.msg_id)
     _, a2 = put(out, "a", 2)
     out.take(0.0)
     out.ack(a2.header.msg_id)
-    assert out.cursor.take_dirty() == {"a": (2, "default/pod/a"), "b": (1, "default/pod/b")}
+    assert out.cursor.dirty
+    assert out.cursor.entries == {"a": (2, "default/pod/a"), "b": (1, "default/pod/b")}
 
 
 # -- a lossy edge, end to end ------------------------------------------------------------------------

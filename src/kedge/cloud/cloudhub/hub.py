@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from kedge.beehive import Context, Module
 from kedge.beehive.context import QueueFull
-from kedge.cloud.cloudhub.cursors import CursorStore
+from kedge.cloud.cloudhub.cursors import CursorStore, encode_cursor
 from kedge.model import constants as c
 from kedge.model.message import Message, new_message, new_response
 from kedge.proto.delivery import FULL, Cursor, Outbound
@@ -140,7 +140,7 @@ class CloudHub:
         cursors: CursorStore | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sync_source: Callable[[str], Iterable[tuple[str, Message]]] | None = None,
+        sync_source: Callable[[str], Iterable[tuple[str, Message]] | None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.settings = settings or HubSettings()
@@ -148,19 +148,22 @@ class CloudHub:
         self.clock = clock
         #: node → its current objects as (key, message); called when a node connects, so the hub can send
         #: what changed since the cursor and delete what disappeared (the EdgeController provides it).
+        #: It returns None until it has synced: an empty list means "no objects" and deletes them all.
         self.sync_source = sync_source
         self.nodes: dict[str, NodeState] = {}
         self.sessions: dict[str, NodeSession] = {}
         self.liveness: Liveness[str] = Liveness(self.settings.keepalive_interval)
         self._dirty: set[NodeSession] = set()
+        self._watch: set[NodeSession] = set()  # sessions with messages queued or in flight
         self._flush_scheduled = False
         self._cursor_dirty: set[NodeState] = set()
         self._last_cursor_flush = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.Task | None = None
         self.stats = {"delivered": 0, "frames": 0, "denied": 0, "routed": 0, "dropped_full": 0}
-        #: Called with every acknowledged message (benchmarks measure enqueue-to-ack latency with it).
-        self.on_ack: Callable[[Message], None] | None = None
+        #: Called with (node, message) for every acknowledged message (benchmarks measure enqueue-to-ack
+        #: latency and keep queues topped up with it).
+        self.on_ack: Callable[[str, Message], None] | None = None
 
     # -- node state ------------------------------------------------------------------------------
 
@@ -214,7 +217,9 @@ class CloudHub:
         )
         self._notify(node, CONNECTED)
         if self.sync_source is not None:
-            self.resync(node, self.sync_source(node))
+            current = self.sync_source(node)
+            if current is not None:  # None: the source has not synced yet; never delete from a cold cache
+                self.resync(node, current)
         self._mark(sess)
 
     def _closed(self, sess: NodeSession, reason: str) -> None:
@@ -252,7 +257,7 @@ class CloudHub:
         A no-ack message coalesces only when given a key: twin messages, responses and requests about the
         same resource are different messages (membership deltas), not versions of one object.
         Returns the channel result (QUEUED, COALESCED, STALE, FULL)."""
-        st = self.state(node_id)
+        st = self.nodes.get(node_id) or self.state(node_id)
         r = msg.route
         if ack is None:
             ack = needs_ack(msg)
@@ -270,7 +275,10 @@ class CloudHub:
                 st.known.add(r.resource)
         sess = st.session
         if sess is not None:
-            self._mark(sess)
+            self._dirty.add(sess)  # _mark, inlined: this runs once per message
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
         return res
 
     def dispatch(self, msg: Message) -> int | None:
@@ -328,7 +336,8 @@ class CloudHub:
             if link is None or sess.closed:
                 continue
             if link.write_buffer_size() > _MAX_WRITE_BUFFER:
-                continue  # the tick retries once the kernel took some
+                self._watch.add(sess)  # the tick retries once the kernel took some
+                continue
             out = sess.state.outbound
             msgs = out.take(now, 256)
             acks = sess.acks
@@ -341,6 +350,8 @@ class CloudHub:
             if out.channel.size(1) or (out.in_flight < out.window and out.channel.size(0)):
                 self._dirty.add(sess)
                 again = True
+            elif out.in_flight or out.pending():
+                self._watch.add(sess)
         if again and not self._flush_scheduled:
             self._flush_scheduled = True
             (self._loop or asyncio.get_running_loop()).call_soon(self._flush)
@@ -359,7 +370,7 @@ class CloudHub:
             if m is not None:
                 acked = True
                 if hook is not None:
-                    hook(m)
+                    hook(node, m)
         for msg in messages:
             h = msg.header
             r = msg.route
@@ -372,7 +383,7 @@ class CloudHub:
                     if m is not None:
                         acked = True
                         if hook is not None:
-                            hook(m)
+                            hook(node, m)
                         continue
                 if op == c.ERROR and out.nack(h.parent_msg_id, self.clock()):
                     log.warning("node %s failed to apply %s: %s", node, h.parent_msg_id, msg.content)
@@ -469,25 +480,36 @@ class CloudHub:
                 sess.link.close(
                     "keepalive timeout: nothing heard for %.0f s" % self.settings.keepalive_interval
                 )
-        for sess in self.sessions.values():
+        # Only sessions that had something queued or in flight at their last flush can need a resend
+        # or a retry: with 10,000 idle edges the tick touches none of them.
+        watch = self._watch
+        self._watch = set()
+        for sess in watch:
+            if sess.closed or self.sessions.get(sess.state.node_id) is not sess:
+                continue
             out = sess.state.outbound
             nd = out.next_deadline()
             if (nd is not None and nd <= now) or (out.pending() and sess not in self._dirty):
                 self._mark(sess)
+            elif out.in_flight or out.pending():
+                self._watch.add(sess)
         return list(self._cursor_dirty)
 
-    def cursor_rows(self) -> list[tuple[str, str, int, str]]:
-        rows: list[tuple[str, str, int, str]] = []
+    def cursor_rows(self) -> list[tuple[str, bytes]]:
+        """(node, encoded cursor) of every cursor changed since the last call; clears their dirty flags."""
+        rows: list[tuple[str, bytes]] = []
         for st in self._cursor_dirty:
-            for key, (rv, res) in st.outbound.cursor.take_dirty().items():
-                rows.append((st.node_id, key, rv, res))
+            cur = st.outbound.cursor
+            if cur.dirty:
+                cur.dirty = False
+                rows.append((st.node_id, encode_cursor(cur.entries)))
         self._cursor_dirty.clear()
         return rows
 
     async def flush_cursors(self) -> int:
         rows = self.cursor_rows()
         if rows and self.cursors is not None:
-            await asyncio.to_thread(self.cursors.apply, rows)
+            await asyncio.to_thread(self.cursors.save, rows)
         return len(rows)
 
     async def run(self) -> None:
@@ -505,7 +527,7 @@ class CloudHub:
         finally:
             rows = self.cursor_rows()
             if rows and self.cursors is not None:
-                self.cursors.apply(rows)
+                self.cursors.save(rows)
 
     def close_all(self, reason: str) -> None:
         for sess in list(self.sessions.values()):

@@ -110,7 +110,8 @@ class EdgeHub:
         self.connected = asyncio.Event()
         self.connects = 0
         self._up: deque[Message] = deque()  # non-durable upstream, waiting for tokens
-        self._acks: list[str] = []
+        self._acks: list[str] = []  # native-lane acks waiting for the end of this loop turn ...
+        self._ack_session: EdgeSession | None = None  # ... and the connection they go out on
         self._ack_scheduled = False
         self._wake = asyncio.Event()
         self._outbox_sent: dict[str, int] = {}  # msg_id → seq, sent on this connection, not yet acked
@@ -138,13 +139,22 @@ class EdgeHub:
     def ack(self, msg_id: str, response: Message | None = None) -> None:
         """The application persisted cloud message `msg_id`."""
         sess = self.session
-        if sess is None or sess.link is None:
+        if sess is None:
             return  # the cloud resends after the reconnect; the inbound filter acks the duplicate
-        if sess.link.peer.lane == LANE_NATIVE:
+        self._ack_on(sess, msg_id, response)
+
+    def _ack_on(self, sess: EdgeSession, msg_id: str, response: Message | None = None) -> None:
+        link = sess.link
+        if link is None or link.closed:
+            return
+        if link.peer.lane == LANE_NATIVE:
+            if self._ack_session is not sess:  # acks meant for a connection that is gone are moot
+                self._ack_session = sess
+                self._acks = []
             self._acks.append(msg_id)
             self._schedule_acks()
         else:
-            sess.link.send([response if response is not None else self._ok(msg_id)])
+            link.send([response if response is not None else self._ok(msg_id)])
 
     @staticmethod
     def _ok(msg_id: str) -> Message:
@@ -161,13 +171,15 @@ class EdgeHub:
         self._ack_scheduled = False
         acks = self._acks
         self._acks = []
-        sess = self.session
+        sess, self._ack_session = self._ack_session, None
         if acks and sess is not None and sess.link is not None and not sess.link.closed:
             sess.link.send((), acks)
 
     # -- downstream ------------------------------------------------------------------------------
 
     def _downstream(self, sess: EdgeSession, messages: list[Message], acks: list[str]) -> None:
+        # Replies and acks go out on `sess`, the connection the messages came on: frames can arrive in
+        # the same read as the upgrade answer, before `run()` has made `sess` the current session.
         if acks and self.outbox is not None:
             done = [a for a in acks if self._outbox_sent.pop(a, None) is not None]
             if done:
@@ -178,19 +190,20 @@ class EdgeHub:
             h = msg.header
             r = msg.route
             if r.operation in c.CONTROL_OPERATIONS:
-                self._send_now([new_response(msg, "ack")])
+                self._send_on(sess, [new_response(msg, "ack")])
                 continue
             if h.parent_msg_id and ctx is not None and ctx.send_resp(msg):
                 continue
             if not inbound.accept(msg):
-                self.ack(h.msg_id)  # a resend of something delivered: ack again, deliver once
+                self._ack_on(sess, h.msg_id)  # a resend of something delivered: ack again, deliver once
                 continue
             group = GROUP_ROUTES.get(r.group, r.group)
             if ctx is None or not ctx.router.group_members(group):
                 log.warning("no edge module for %s message %s %s; rejected", r.group, r.operation, r.resource)
                 inbound.reject(msg)  # the cloud retries with the same msg_id; deliver it then
-                self._send_now(
-                    [new_error(msg, "edge node %s has no module for group %r" % (self.node_id, r.group))]
+                self._send_on(
+                    sess,
+                    [new_error(msg, "edge node %s has no module for group %r" % (self.node_id, r.group))],
                 )
                 continue
             try:
@@ -210,9 +223,9 @@ class EdgeHub:
                 )
                 inbound.reject(msg)
 
-    def _send_now(self, msgs: list[Message]) -> None:
-        sess = self.session
-        if sess is not None and sess.link is not None and not sess.link.closed:
+    @staticmethod
+    def _send_on(sess: EdgeSession, msgs: list[Message]) -> None:
+        if sess.link is not None and not sess.link.closed:
             sess.link.send(msgs)
 
     # -- connection loop -------------------------------------------------------------------------
