@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import resource
 import sys
@@ -53,6 +54,9 @@ def cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+_SEQ = itertools.count(1)
+
+
 class Producer:
     """Closed loop: `depth` messages per node up front, then one more each time the node acks one."""
 
@@ -69,7 +73,8 @@ class Producer:
     def one(self, node: str) -> None:
         # Each node cycles through its own `objects` keys, so a key is never queued or in flight twice
         # (objects > depth): no coalescing, every message is acked, the loop keeps its depth.
-        self.seq = s = self.seq + 1
+        self.seq += 1
+        s = next(_SEQ)  # resourceVersions keep growing across commands (the cursors remember them)
         k = self.per_node[node] = self.per_node.get(node, 0) + 1
         msg = Message(
             MessageHeader("m%d" % s, "", time.time_ns() // 1_000_000, str(s)),
