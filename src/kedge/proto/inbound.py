@@ -48,6 +48,11 @@ class Inbound:
                 self._versions[res] = rv
         return True
 
+    def delivered(self, msg_id: str) -> bool:
+        """Whether `msg_id` is a recent cloud message handed to the application (so a reply to it
+        carrying "OK" is its ack, not the answer to a cloud request)."""
+        return msg_id in self._ids
+
     def forget(self, resource: str) -> None:
         """The application dropped `resource` by itself (so a re-send of an old version is news again)."""
         self._versions.pop(resource, None)

@@ -140,3 +140,16 @@ def test_every_version_is_delivered_at_most_once(sends: list[tuple[str, int, boo
             assert key[1] > last.get(key[0], 0)
             delivered.append(key)
             last[key[0]] = key[1]
+
+
+def test_delivered_remembers_recent_ids_only() -> None:
+    inb = Inbound(remember=2)
+    msgs = [
+        new_message(source="s", group="resource", operation="insert", resource="default/pod/p%d" % i)
+        for i in range(3)
+    ]
+    for m in msgs:
+        assert inb.accept(m)
+    assert not inb.delivered(msgs[0].header.msg_id)  # evicted
+    assert inb.delivered(msgs[2].header.msg_id)
+    assert not inb.delivered("never-seen")

@@ -123,8 +123,15 @@ class EdgeHub:
     def send_up(self, msg: Message) -> None:
         """Queue an upstream message from a module (see the module docstring for what happens)."""
         r = msg.route
-        if r.operation == c.RESPONSE and msg.header.parent_msg_id and msg.content == c.ACK_OK:
-            self.ack(msg.header.parent_msg_id, msg)
+        parent = msg.header.parent_msg_id
+        # "OK" to a cloud message we delivered is its ack; "OK" to a cloud request is an answer, sent as is.
+        if (
+            r.operation == c.RESPONSE
+            and parent
+            and msg.content == c.ACK_OK
+            and self.inbound.delivered(parent)
+        ):
+            self.ack(parent, msg)
             return
         if self.outbox is not None and durable(msg):
             self.outbox.add_many([msg])
