@@ -42,6 +42,15 @@ class _ServerProtocol(LinkProtocol):
         self._hello: Hello | None = None
         self._admitted = False
         self._top_stream = -1  # highest stream the client has opened
+        # A client that completes TLS but never says hello would hold its slot until the idle timeout.
+        self._hello_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
+            server.hello_timeout, self._hello_deadline
+        )
+
+    def _hello_deadline(self) -> None:
+        self._hello_timer = None
+        if not self._admitted and self.close_reason is None:
+            self.fail("no hello within %g s of connecting" % self._server.hello_timeout)
 
     @property
     def label(self) -> str:
@@ -89,6 +98,9 @@ class _ServerProtocol(LinkProtocol):
         if self._top_stream < framing.FIRST_BULK_STREAM + 4 * (hello.bulk_streams - 1):
             return
         self._admitted = True
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
         quic = self._quic
         assert isinstance(quic, MutualTLSServerConnection)
         peer = Peer(
@@ -127,6 +139,9 @@ class _ServerProtocol(LinkProtocol):
             super().quic_event_received(event)
 
     def _on_terminated(self, event: events.ConnectionTerminated) -> None:
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
         self._server.forget(self)
         if not self._admitted and event.frame_type is not None and event.error_code != 0:
             log.warning(
@@ -145,8 +160,10 @@ class QuicServer(asyncio.DatagramProtocol):
         verify_client: VerifyClient,
         acceptor: Acceptor,
         max_frame: int,
+        hello_timeout: float = 30.0,
     ) -> None:
         self.configuration = configuration
+        self.hello_timeout = hello_timeout
         self.verify_client = verify_client
         self.acceptor = acceptor
         self.max_frame = max_frame
@@ -264,9 +281,11 @@ async def serve_quic(
     acceptor: Acceptor,
     idle_timeout: float = 75.0,
     max_frame: int = MAX_FRAME,
+    hello_timeout: float = 30.0,
 ) -> QuicServer:
     """Listens on UDP host:port (0: a free port, see `.port`). `verify_client` checks each client's
-    certificate chain inside the TLS handshake; `acceptor` admits the node named by its hello."""
+    certificate chain inside the TLS handshake; `acceptor` admits the node named by its hello, which
+    must come within `hello_timeout` seconds of the first packet."""
     configuration = QuicConfiguration(is_client=False, alpn_protocols=[QUIC_ALPN], idle_timeout=idle_timeout)
     try:
         configuration.load_cert_chain(cert_path, key_path)
@@ -277,7 +296,7 @@ async def serve_quic(
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host or None, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
     family, _, _, _, sockaddr = infos[0]
-    server = QuicServer(configuration, verify_client, acceptor, max_frame)
+    server = QuicServer(configuration, verify_client, acceptor, max_frame, hello_timeout)
     sock = _listen_socket(family, sockaddr)
     try:
         await loop.create_datagram_endpoint(lambda: server, sock=sock)

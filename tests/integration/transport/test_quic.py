@@ -18,6 +18,7 @@ from kedge.model.message import Message, new_message
 from kedge.proto import framing
 from kedge.proto.framing import FramingError, RefusedByPeer
 from kedge.security import pki
+from kedge.transport import quic_client
 from kedge.transport.link import LANE_NATIVE, Link, Peer, Refused
 from kedge.transport.quic_client import QuicConnectionClosed, connect_quic
 from kedge.transport.quic_server import QuicServer, serve_quic
@@ -365,6 +366,24 @@ async def test_invalid_hello_from_a_peer_closes_with_the_reason(hub: Hub, caplog
     assert "$.node_id" in str(e.value)
     assert "invalid hello" in caplog.text and "127.0.0.1" in caplog.text
     assert hub.peers == []
+
+
+async def test_a_client_that_never_says_hello_is_dropped(hub_pki: HubPKI, caplog, monkeypatch):
+    h = Hub(hub_pki)
+    await h.start(hello_timeout=0.3)
+    # A peer that completes TLS and opens nothing: it never sends its hello.
+    monkeypatch.setattr(quic_client._ClientProtocol, "open_streams", lambda self, hello: None)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="kedge.transport.quic"),
+            pytest.raises(QuicConnectionClosed) as e,
+        ):
+            await h.connect("edge-1")
+        assert "no hello within 0.3 s" in str(e.value)
+        assert "no hello within 0.3 s" in caplog.text
+        assert h.peers == []
+    finally:
+        await h.stop()
 
 
 # -- protocol errors ---------------------------------------------------------------------------------
