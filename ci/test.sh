@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 bash ci/lint.sh
+if [ "${KEDGE_REQUIRE_SYSTEM:-}" = "1" ]; then
+    bash ci/containerd.sh install  # containerd, runc, CNI plugins, busybox-static (Debian)
+fi
 echo "== kedge tests: compiled core"
 $PY -m pytest -p no:cacheprovider "$@"
 echo "== kedge tests: pure-Python core (KEDGE_NO_EXTENSIONS=1)"

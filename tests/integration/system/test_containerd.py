@@ -1,0 +1,53 @@
+"""The containerd that Edged's tests run on (ci/containerd.sh): it starts from a private config, serves
+its socket, has the offline-built test images, and runs a container with runc on this VM."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_binary
+
+pytestmark = pytest.mark.system
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory: pytest.TempPathFactory):
+    for name in ("containerd", "ctr", "runc", "busybox"):
+        require_binary(name)
+    base = tmp_path_factory.mktemp("containerd")
+    script = str(ROOT / "ci" / "containerd.sh")
+    out = subprocess.run(["bash", script, "start", str(base)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    sock = out.stdout.strip().splitlines()[-1]
+    try:
+        yield sock
+    finally:
+        subprocess.run(["bash", script, "stop", str(base)], capture_output=True, timeout=60)
+
+
+def _ctr(sock: str, *args: str) -> str:
+    out = subprocess.run(
+        ["ctr", "--address", sock, "--timeout", "20s", "-n", "k8s.io", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_test_images_are_imported(containerd: str) -> None:
+    names = _ctr(containerd, "images", "ls", "-q").split()
+    assert "localhost/busybox:1" in names and "localhost/pause:1" in names
+
+
+def test_a_busybox_container_runs_with_runc(containerd: str) -> None:
+    out = _ctr(
+        containerd, "run", "--rm", "localhost/busybox:1", "kedge-smoke", "/bin/sh", "-c", "echo hi $((6*7))"
+    )
+    assert out.strip() == "hi 42"
