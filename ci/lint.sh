@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
-$PY -m ruff check src tests bench
-$PY -m ruff format --check src tests bench
+$PY -m ruff check src tests bench ci
+$PY -m ruff format --check src tests bench ci
 .venv/bin/lint-imports
