@@ -1,0 +1,1 @@
+"""Edged: the kubelet part of edgecore; runs the node's pods through a container runtime."""
