@@ -49,6 +49,9 @@ _encode = msgspec.json.encode
 JSON_TYPE = "application/json"
 #: How often an idle watch that asked for bookmarks gets one (kube-apiserver: about once a minute).
 BOOKMARK_INTERVAL = 60.0
+#: How often an idle watch checks that its client is still there. aiohttp does not cancel a handler
+#: whose client went away, so without this a watch nobody reads would live until its timeout (minutes).
+DISCONNECT_POLL = 5.0
 #: kube-apiserver's --min-request-timeout: watches without timeoutSeconds end after 1-2x this.
 MIN_REQUEST_TIMEOUT = 1800.0
 _PUBLIC_PATHS = frozenset(("/healthz", "/livez", "/readyz", "/version", "/version/"))
@@ -338,15 +341,25 @@ class Api:
             self.hub.add(watcher)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout > 0 else loop.time()
+        next_bookmark = loop.time() + BOOKMARK_INTERVAL
         try:
             while not watcher.closed.done():
                 left = deadline - loop.time()
                 if left <= 0:
                     break
-                wait = min(left, BOOKMARK_INTERVAL) if bookmarks else left
+                if transport.is_closing():
+                    break  # the client is gone
+                now = loop.time()
+                wait = (
+                    min(left, DISCONNECT_POLL, max(next_bookmark - now, 0.0))
+                    if bookmarks
+                    else min(left, DISCONNECT_POLL)
+                )
                 done, _ = await asyncio.wait((watcher.closed,), timeout=wait)
-                if not done and bookmarks and loop.time() < deadline:
+                now = loop.time()
+                if not done and bookmarks and now >= next_bookmark and now < deadline:
                     watcher.push(bookmark_line(info.api_version, info.kind, storage.revision))
+                    next_bookmark = now + BOOKMARK_INTERVAL
         finally:
             self.hub.remove(watcher)
             watcher.close()

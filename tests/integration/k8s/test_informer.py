@@ -179,7 +179,8 @@ async def test_a_failing_handler_does_not_stop_the_informer(embedded) -> None:
         await until(lambda: seen == ["SYNCED", "ADDED", "DELETED"])
 
 
-async def test_cancellation_leaves_nothing_running(embedded) -> None:
+async def test_cancellation_leaves_nothing_running(embedded, monkeypatch) -> None:
+    monkeypatch.setattr("kedge.apiserver.app.DISCONNECT_POLL", 0.05)
     before = asyncio.all_tasks()
     api = await open_api(str(embedded.kubeconfig))
     inf = Informer(
@@ -188,6 +189,7 @@ async def test_cancellation_leaves_nothing_running(embedded) -> None:
     task = asyncio.create_task(inf.run())
     await asyncio.wait_for(inf.synced.wait(), 10)
     await asyncio.sleep(0.1)  # inside the watch request
+    assert embedded.server.hub.count() == 1
     task.cancel()
     try:
         await task
@@ -196,7 +198,8 @@ async def test_cancellation_leaves_nothing_running(embedded) -> None:
     assert task.cancelled()
     await api.close()
     assert api.rest_client.pool_manager.closed
-    # What is left now is the server's (its handler for the dropped watch runs until the watch's timeout);
-    # once the server stops, nothing that the informer started may remain.
+    # The server notices the dropped watch (it polls its transport) and ends it while it keeps running.
+    await until(lambda: embedded.server.hub.count() == 0, timeout=5)
+    # Once the server stops (its connection tasks go), nothing that the informer started may remain.
     await embedded.stop()
     await until(lambda: asyncio.all_tasks() <= before, timeout=5)
