@@ -195,7 +195,7 @@ def cmd_join(args: argparse.Namespace) -> int:
 
 def _joined_files(paths: JoinPaths) -> list[Path]:
     db = paths.database
-    suffixes = ("", "-wal", "-shm", "-journal")
+    suffixes = ("", "-wal", "-shm", "-journal", "-lock")
     candidates = [paths.config, paths.cert_file, paths.key_file, paths.ca_file]
     candidates += [db.with_name(db.name + s) for s in suffixes]
     return [p for p in candidates if p.is_file() or p.is_symlink()]

@@ -1,4 +1,5 @@
-"""edgecore: EdgeHub on beehive, with join and certificate rotation (more modules come with their issues)."""
+"""edgecore: EdgeHub and MetaManager on beehive, with join and certificate rotation (more modules come with
+their issues)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from kedge.config.edgecore import EdgeCoreConfig
 from kedge.edge.edgehub.connect import QUIC, WEBSOCKET, HubTarget, make_connector
 from kedge.edge.edgehub.hub import EdgeHub, EdgeHubModule
 from kedge.edge.edgehub.outbox import Outbox
+from kedge.edge.metamanager.module import MetaManager
+from kedge.edge.metamanager.store import MetaStore
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +96,14 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     await ensure_certificates(cfg)
     eh = cfg.modules.edge_hub
     # The outbox is a table of the edge database itself: one file to back up, and `kedge reset`, which
-    # removes that database, leaves no orphaned outbox behind.
-    outbox = Outbox(Path(cfg.database.data_source))
+    # removes that database, leaves no orphaned outbox behind. MetaStore's `meta` table shares the file.
+    db = Path(cfg.database.data_source)
+    store = MetaStore(db)
+    try:
+        outbox = Outbox(db)
+    except BaseException:
+        store.close()
+        raise
     ctx = Context()
     hub = EdgeHub(
         node_name(cfg),
@@ -107,6 +116,7 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     )
     runtime = Runtime(ctx)
     runtime.register(EdgeHubModule(hub))
+    runtime.register(MetaManager(store))
     tasks = []
     if eh.rotate_certificates:
         tasks.append(
@@ -120,4 +130,7 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     finally:
         for t in tasks:
             t.cancel()
-        outbox.close()
+        try:
+            outbox.close()
+        finally:
+            store.close()
