@@ -10,13 +10,10 @@ start 5 minutes before `now`: edge clocks drift, and a certificate that is not y
 handshake just like an expired one.
 """
 
-import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -36,9 +33,17 @@ from cryptography.x509.verification import (
 )
 
 from kedge.security.errors import PKIError
+from kedge.security.files import CERT_MODE, DIR_MODE, KEY_MODE, write_files
 from kedge.security.tls import client_ssl_context, server_ssl_context
 
-__all__ = ["PKIError", "client_ssl_context", "server_ssl_context"]  # re-exported: older callers
+__all__ = [
+    "CERT_MODE",
+    "DIR_MODE",
+    "KEY_MODE",
+    "PKIError",
+    "client_ssl_context",
+    "server_ssl_context",
+]  # re-exported: older callers
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +55,6 @@ CA_CERT_FILE = "ca.crt"
 CA_KEY_FILE = "ca.key"
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MIN_RSA_BITS = 2048
-KEY_MODE = 0o600
-CERT_MODE = 0o644
-DIR_MODE = 0o700
 
 _EKU = {"client": ExtendedKeyUsageOID.CLIENT_AUTH, "server": ExtendedKeyUsageOID.SERVER_AUTH}
 
@@ -454,64 +456,9 @@ def parse_key(data: bytes) -> PrivateKey:
 # -- files -------------------------------------------------------------------------------------------
 
 
-def _make_dirs(directory: Path) -> None:
-    """Creates missing directories with mode 0700 (keys live there), leaving existing ones alone."""
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            d.mkdir(mode=DIR_MODE)
-            os.chmod(d, DIR_MODE)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _stage(path: Path, data: bytes, mode: int) -> str:
-    """Writes `data` to a synced temporary file beside `path` and returns its name."""
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _write_files(files: Sequence[tuple[Path, bytes, int]]) -> None:
-    """Writes each file atomically; all are staged before any is renamed into place, so a crash
-    leaves either the old or the new content of each, never a torn file."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, data, mode in files:
-            _make_dirs(path.parent)
-            staged.append((_stage(path, data, mode), path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        for parent in {path.parent for _, path in staged}:
-            _fsync_dir(parent)
-    except OSError as e:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise PKIError("cannot write %s: %s" % (e.filename or files[0][0], e.strerror or e)) from e
-
-
 def write_pem(path: Path | str, data: bytes, mode: int = KEY_MODE) -> None:
     """Replaces `path` atomically (temporary file, fsync, rename); missing parents get mode 0700."""
-    _write_files([(Path(path), data, mode)])
+    write_files([(path, data, mode)])
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -553,10 +500,17 @@ def _load_pair(cert_path: Path, key_path: Path) -> tuple[PrivateKey, x509.Certif
 def ensure_ca(
     directory: Path | str, common_name: str, *, now: dt.datetime, days: int = 3650
 ) -> tuple[PrivateKey, x509.Certificate]:
-    """The CA in `directory` (ca.crt, ca.key), created on first use. An existing CA is never replaced:
-    unreadable, mismatched, expired or non-CA files raise PKIError for the operator to resolve."""
+    """The CA in `directory` (ca.crt, ca.key): `ensure_ca_files` for that layout."""
     directory = Path(directory)
-    cert_path, key_path = directory / CA_CERT_FILE, directory / CA_KEY_FILE
+    return ensure_ca_files(directory / CA_CERT_FILE, directory / CA_KEY_FILE, common_name, now=now, days=days)
+
+
+def ensure_ca_files(
+    cert_path: Path | str, key_path: Path | str, common_name: str, *, now: dt.datetime, days: int = 3650
+) -> tuple[PrivateKey, x509.Certificate]:
+    """The CA at these paths, created on first use. An existing CA is never replaced: unreadable,
+    mismatched, expired or non-CA files raise PKIError for the operator to resolve."""
+    cert_path, key_path = Path(cert_path), Path(key_path)
     if cert_path.exists() and key_path.exists():
         key, cert = _load_pair(cert_path, key_path)
         if not _is_ca(cert):
@@ -569,7 +523,8 @@ def ensure_ca(
         return key, cert
     if cert_path.exists():
         raise PKIError(
-            "%s exists without %s: restore the key, or remove both to create a new CA" % (cert_path, key_path)
+            "%s exists without its key %s: restore the key, or remove both to create a new CA (everything "
+            "it signed must then be issued again)" % (cert_path, key_path)
         )
     if key_path.exists():
         # The key is written first; a crash before the certificate leaves this. Finish the job with it.
@@ -637,11 +592,37 @@ def ensure_server_cert(
     days: int = 365,
     common_name: str | None = None,
 ) -> tuple[PrivateKey, x509.Certificate]:
-    """`<name>.crt`/`<name>.key` in `directory`, issued by `ca` for the given names and addresses.
-    Re-issued when missing, within `renew_before_days` of expiry, signed by another CA or not
-    covering a requested name; unreadable or mismatched files raise PKIError instead."""
+    """`<name>.crt`/`<name>.key` in `directory`: `ensure_server_cert_files` for that layout."""
     directory = Path(directory)
-    cert_path, key_path = directory / ("%s.crt" % name), directory / ("%s.key" % name)
+    return ensure_server_cert_files(
+        directory / ("%s.crt" % name),
+        directory / ("%s.key" % name),
+        ca,
+        dns_names=dns_names,
+        ip_addresses=ip_addresses,
+        now=now,
+        renew_before_days=renew_before_days,
+        days=days,
+        common_name=common_name or name,
+    )
+
+
+def ensure_server_cert_files(
+    cert_path: Path | str,
+    key_path: Path | str,
+    ca: tuple[PrivateKey, x509.Certificate],
+    *,
+    dns_names: Sequence[str],
+    ip_addresses: Sequence[str],
+    now: dt.datetime,
+    common_name: str,
+    renew_before_days: int = 30,
+    days: int = 365,
+) -> tuple[PrivateKey, x509.Certificate]:
+    """A serving certificate and its key at these paths, issued by `ca` for the given names and
+    addresses. Re-issued when missing, within `renew_before_days` of expiry, signed by another CA or
+    not covering a requested name; unreadable or mismatched files raise PKIError instead."""
+    cert_path, key_path = Path(cert_path), Path(key_path)
     ca_key, ca_cert = ca
     if cert_path.exists() and key_path.exists():
         key, cert = _load_pair(cert_path, key_path)
@@ -655,11 +636,11 @@ def ensure_server_cert(
     new_key, new_cert = issue_server_cert(
         ca_key,
         ca_cert,
-        common_name=common_name or name,
+        common_name=common_name,
         dns_names=dns_names,
         ip_addresses=ip_addresses,
         days=days,
         now=now,
     )
-    _write_files([(key_path, key_to_pem(new_key), KEY_MODE), (cert_path, cert_to_pem(new_cert), CERT_MODE)])
+    write_files([(key_path, key_to_pem(new_key), KEY_MODE), (cert_path, cert_to_pem(new_cert), CERT_MODE)])
     return new_key, new_cert

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store, VerificationError
 
-from kedge.security import pki
+from kedge.security import files, pki
 from kedge.security.pki import PKIError
 
 NOW = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
@@ -339,7 +339,7 @@ def test_write_pem_leaves_old_content_and_no_debris_on_failure(
     def no_rename(src: str, dst: object) -> None:
         raise OSError(28, "No space left on device", str(dst))
 
-    monkeypatch.setattr(pki.os, "replace", no_rename)
+    monkeypatch.setattr(files.os, "replace", no_rename)  # the atomic writer pki uses
     with pytest.raises(PKIError, match=r"cannot write .*ca.key: No space left on device"):
         pki.write_pem(target, b"new")
     assert target.read_bytes() == b"old"

@@ -16,11 +16,9 @@ the data directory instead, so a first start as a non-root user just works:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import ipaddress
 import logging
-import os
 import socket
 import ssl
 import time
@@ -29,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from kedge.config import cloudcore
 from kedge.security import pki, tls, tokens
@@ -142,52 +138,12 @@ class CloudCerts:
 # -- the CA ------------------------------------------------------------------------------------------
 
 
-def _same_public_key(a: object, b: object) -> bool:
-    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    return a.public_bytes(der, spki) == b.public_bytes(der, spki)  # type: ignore[attr-defined]
-
-
-def _is_ca(cert: x509.Certificate) -> bool:
-    try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
-        return False
-
-
 def load_or_create_ca(
     cert_path: Path, key_path: Path, *, now: dt.datetime
 ) -> tuple[pki.PrivateKey, x509.Certificate]:
-    """The CA at these paths, created when neither file exists. An existing CA is never replaced: every
-    edge certificate and token depends on it, so unusable files raise PKIError for the operator."""
-    if cert_path.exists() and key_path.exists():
-        key, cert = pki.load_key(key_path), pki.load_cert(cert_path)
-        if not _same_public_key(key.public_key(), cert.public_key()):
-            raise PKIError("%s does not belong to %s (their public keys differ)" % (key_path, cert_path))
-        if not _is_ca(cert):
-            raise PKIError("%s is not a CA certificate (basicConstraints CA:false)" % cert_path)
-        if cert.not_valid_after_utc <= now.astimezone(dt.UTC):
-            raise PKIError(
-                "%s expired on %s; replace the CA deliberately (every edge certificate depends on it)"
-                % (cert_path, cert.not_valid_after_utc.isoformat())
-            )
-        return key, cert
-    if cert_path.exists():
-        raise PKIError(
-            "%s exists without its key %s: restore the key, or remove both to create a new CA "
-            "(every edge must then join again)" % (cert_path, key_path)
-        )
-    if key_path.exists():
-        # The key is written first; a crash before the certificate leaves this. Finish with that key.
-        key = pki.load_key(key_path)
-        log.warning("CA key %s has no certificate; issuing %s for it", key_path, cert_path)
-        key, cert = pki.create_ca(CA_COMMON_NAME, days=CA_DAYS, now=now, key=key)
-        pki.write_pem(cert_path, pki.cert_to_pem(cert), pki.CERT_MODE)
-        return key, cert
-    key, cert = pki.create_ca(CA_COMMON_NAME, days=CA_DAYS, now=now)
-    pki.write_pem(key_path, pki.key_to_pem(key), pki.KEY_MODE)
-    pki.write_pem(cert_path, pki.cert_to_pem(cert), pki.CERT_MODE)
-    log.info("created the CloudHub CA %s (sha256 %s)", cert_path, pki.cert_fingerprint_sha256(cert))
-    return key, cert
+    """The CloudHub CA at these paths (CN KubeEdge, 100 years), created when neither file exists and
+    never replaced: every edge certificate and token depends on it."""
+    return pki.ensure_ca_files(cert_path, key_path, CA_COMMON_NAME, now=now, days=CA_DAYS)
 
 
 # -- the serving certificate -------------------------------------------------------------------------
@@ -229,55 +185,6 @@ def server_names(hub_cfg: cloudcore.CloudHub, listen_hosts: Iterable[str]) -> tu
     return dns, ips
 
 
-def _renewal_reason(
-    cert: x509.Certificate,
-    ca_cert: x509.Certificate,
-    dns_names: Sequence[str],
-    ip_addresses: Sequence[str],
-    now: dt.datetime,
-) -> str | None:
-    if not pki.issued_by(cert, ca_cert):
-        return "it was signed by another CA"
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        eku = None
-    if eku is None or ExtendedKeyUsageOID.SERVER_AUTH not in eku:
-        return "it lacks EKU serverAuth"
-    if cert.not_valid_after_utc - now.astimezone(dt.UTC) < SERVER_RENEW_BEFORE:
-        return "it expires on %s" % cert.not_valid_after_utc.isoformat()
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        have_dns = {n.lower() for n in san.get_values_for_type(x509.DNSName)}
-        have_ips = {str(a) for a in san.get_values_for_type(x509.IPAddress)}
-    except x509.ExtensionNotFound:
-        have_dns, have_ips = set(), set()
-    missing = [n for n in dns_names if n.lower() not in have_dns]
-    missing += [a for a in ip_addresses if str(ipaddress.ip_address(a)) not in have_ips]
-    if missing:
-        return "it does not cover %s" % ", ".join(missing)
-    return None
-
-
-def _write_pair(cert_path: Path, cert_pem: bytes, key_path: Path, key_pem: bytes) -> None:
-    """Both files staged beside their targets first, then renamed in: a crash leaves the old pair or
-    (for an instant between the renames) a mismatch that the next start reports, never a torn file."""
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path, data, mode in ((key_path, key_pem, pki.KEY_MODE), (cert_path, cert_pem, pki.CERT_MODE)):
-            tmp = path.with_name(".%s.%d.new" % (path.name, os.getpid()))
-            pki.write_pem(tmp, data, mode)
-            staged.append((tmp, path))
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except OSError as e:
-        raise PKIError("cannot write %s: %s" % (e.filename or cert_path, e.strerror or e)) from e
-    finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-
 def ensure_server_pair(
     cert_path: Path,
     key_path: Path,
@@ -290,42 +197,17 @@ def ensure_server_pair(
     """The serving certificate at these paths, issued by `ca` for the names and addresses. Re-issued
     when missing, within 30 days of expiry, signed by another CA or not covering a name; unreadable or
     mismatched files raise PKIError (they may be the operator's own)."""
-    stem = cert_path.name.removesuffix(".crt")
-    if key_path == cert_path.with_name(stem + ".key") and cert_path.name == stem + ".crt":
-        # The <dir>/<name>.crt + <name>.key layout pki already manages (the data-dir default among them).
-        pki.ensure_server_cert(
-            cert_path.parent,
-            stem,
-            ca,
-            dns_names=dns_names,
-            ip_addresses=ip_addresses,
-            now=now,
-            renew_before_days=SERVER_RENEW_BEFORE.days,
-            days=SERVER_DAYS,
-            common_name=SERVER_COMMON_NAME,
-        )
-        return
-    ca_key, ca_cert = ca
-    if cert_path.exists() and key_path.exists():
-        key, cert = pki.load_key(key_path), pki.load_cert(cert_path)
-        if not _same_public_key(key.public_key(), cert.public_key()):
-            raise PKIError("%s does not belong to %s (their public keys differ)" % (key_path, cert_path))
-        reason = _renewal_reason(cert, ca_cert, dns_names, ip_addresses, now)
-        if reason is None:
-            return
-        log.warning("re-issuing the CloudHub serving certificate %s: %s", cert_path, reason)
-    else:
-        log.info("issuing the CloudHub serving certificate %s", cert_path)
-    new_key, new_cert = pki.issue_server_cert(
-        ca_key,
-        ca_cert,
-        common_name=SERVER_COMMON_NAME,
+    pki.ensure_server_cert_files(
+        cert_path,
+        key_path,
+        ca,
         dns_names=dns_names,
         ip_addresses=ip_addresses,
-        days=SERVER_DAYS,
         now=now,
+        common_name=SERVER_COMMON_NAME,
+        renew_before_days=SERVER_RENEW_BEFORE.days,
+        days=SERVER_DAYS,
     )
-    _write_pair(cert_path, pki.cert_to_pem(new_cert), key_path, pki.key_to_pem(new_key))
 
 
 # -- the join token ----------------------------------------------------------------------------------

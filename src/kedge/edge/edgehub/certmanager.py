@@ -20,26 +20,24 @@ HTTP calls use http.client (it sends a body with GET, as Go does) in a worker th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import http.client
 import os
 import random
 import ssl
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from kedge.security import certdates, tls
 from kedge.security.errors import PKIError
+from kedge.security.files import KEY_MODE as FILE_MODE
+from kedge.security.files import write_files
 
 NODES_GROUP = "system:nodes"
 NODE_PREFIX = "system:node:"
 # KubeEdge's CSR subject apart from O and CN (edge/pkg/edgehub/certificate), kept for look-alike certs.
 CSR_LOCALITY = (("C", "CN"), ("ST", "Zhejiang"), ("L", "Hangzhou"))
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 MAX_RESPONSE_BYTES = 64 * 1024
 ROTATE_AT = (0.7, 0.9)  # fraction of the lifetime, as KubeEdge's jittery deadline
 
@@ -67,47 +65,6 @@ def node_common_name(node_name: str) -> str:
 
 
 # -- files -------------------------------------------------------------------------------------------
-
-
-def _make_dirs(directory: Path) -> None:
-    missing = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            d.mkdir(mode=DIR_MODE)
-            os.chmod(d, DIR_MODE)  # mkdir's mode is filtered by the umask
-
-
-def _write_files(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Each file 0600 and atomically; all staged and synced before any is renamed into place, so a
-    crash leaves each file old or new, never torn, and the renames happen back to back."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for path, data in files:
-            _make_dirs(path.parent)
-            fd, tmp = tempfile.mkstemp(prefix=".%s." % path.name, suffix=".tmp", dir=path.parent)
-            staged.append((tmp, path))
-            with os.fdopen(fd, "wb") as f:
-                os.fchmod(f.fileno(), FILE_MODE)
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
-        for parent in {path.parent for _, path in staged}:
-            fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    except OSError as e:
-        raise PKIError("cannot write %s: %s" % (e.filename or files[0][0], e.strerror or e)) from e
-    finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
 
 
 def _read_cert_der(cert_file: StrPath) -> bytes:
@@ -323,7 +280,7 @@ def _join(
             "cloudcore, or something else answered; nothing was written"
             % (http_server, where, actual_hash, expected_hash)
         )
-    _write_files([(ca_file, certdates.der_to_pem(ca_der))])
+    write_files([(ca_file, certdates.der_to_pem(ca_der), FILE_MODE)])
     ctx = tls.client_ssl_context(ca_file)
     if not allow_existing:
         try:
@@ -343,7 +300,7 @@ def _join(
         http_server, node_name, ctx, ca_der, {"Authorization": "Bearer %s" % jwt}, timeout, JoinError
     )
     # Key first: a crash between the two renames leaves no certificate, so the next start joins again.
-    _write_files([(key_file, key_pem), (cert_file, cert_pem)])
+    write_files([(key_file, key_pem, FILE_MODE), (cert_file, cert_pem, FILE_MODE)])
 
 
 async def join(
@@ -388,7 +345,7 @@ def _rotate(
     except PKIError as e:
         raise RotationError(str(e)) from None
     cert_pem, key_pem = _request_cert(http_server, node_name, ctx, ca_der, {}, timeout, RotationError)
-    _write_files([(key_file, key_pem), (cert_file, cert_pem)])
+    write_files([(key_file, key_pem, FILE_MODE), (cert_file, cert_pem, FILE_MODE)])
 
 
 async def rotate(
