@@ -26,17 +26,11 @@ from pathlib import Path
 
 from bench.hub.pki import node_name
 from kedge.aio.loops import run
+from kedge.cloud.cloudhub.hub import needs_ack
+from kedge.edge.edgehub.hub import keepalive_message
 from kedge.model import constants as c
-from kedge.model.message import Message, MessageHeader, MessageRoute, new_message
+from kedge.model.message import Message, MessageHeader, MessageRoute
 from kedge.transport.link import LANE_NATIVE, Link
-
-_ACK_OPS = frozenset((c.INSERT, c.UPDATE, c.DELETE))
-
-
-def _keepalive() -> Message:
-    return new_message(
-        source=c.EDGEHUB, group=c.GROUP_RESOURCE, operation=c.KEEPALIVE, resource=c.NODE, content="ping"
-    )
 
 
 class SimNode:
@@ -61,7 +55,7 @@ class SimNode:
         replies: list[Message] = []
         for m in messages:
             r = m.route
-            if r.operation in _ACK_OPS and r.group != c.GROUP_TWIN and m.header.msg_id:
+            if needs_ack(m) and m.header.msg_id:
                 if self.native:
                     self.acks.append(m.header.msg_id)
                 else:
@@ -207,7 +201,7 @@ class Sim:
         while True:
             node = self.nodes[i]
             if node.link is not None and not node.link.closed:
-                node.link.send([_keepalive()])
+                node.link.send([keepalive_message()])
             i = (i + 1) % n
             next_t += step
             delay = next_t - time.monotonic()
