@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from kedge._core.channel import LANE_ACK, LANE_NOACK
 from kedge.beehive import Context, Module
 from kedge.beehive.context import QueueFull
 from kedge.cloud.cloudhub.cursors import CursorStore, encode_cursor
@@ -347,7 +348,7 @@ class CloudHub:
                 link.send(msgs, acks)
                 self.stats["delivered"] += len(msgs)
                 self.stats["frames"] += 1
-            if out.channel.size(1) or (out.in_flight < out.window and out.channel.size(0)):
+            if out.channel.size(LANE_NOACK) or (out.in_flight < out.window and out.channel.size(LANE_ACK)):
                 self._dirty.add(sess)
                 again = True
             elif out.in_flight or out.pending():
