@@ -2,19 +2,27 @@
 
 - scheduling: binds pods without a node (the pure decision is kedge.apiserver.scheduling);
 - namespaces: empties a terminating namespace, then removes it;
-- compaction: trims the event history watchers resume from.
+- compaction: trims the event history watchers resume from;
+- node lifecycle: marks silent nodes Unknown, taints nodes that are not Ready and evicts the pods that
+  do not tolerate it (the pure decisions are kedge.apiserver.nodelifecycle).
 
-Each loop is woken by storage events (through `notify`) and also runs periodically, so a missed wake-up
-only delays work.
+Scheduling and namespaces are woken by storage events (through `notify`) and also run periodically, so
+a missed wake-up only delays work; node lifecycle runs every monitor period, as kube's does. Writes go
+through Rest, as a client's would, so watchers see them.
 """
 
 import asyncio
+import copy
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from kedge.apiserver import scheduling
+from kedge.apiserver import nodelifecycle, scheduling
 from kedge.apiserver.errors import ApiError
+from kedge.apiserver.nodelifecycle import NodeLifecycleSettings
 from kedge.apiserver.objects import rfc3339
+from kedge.apiserver.registry import ResourceInfo
+from kedge.apiserver.request import Target
 from kedge.apiserver.rest import Rest
 from kedge.apiserver.storage import ADDED, DELETED, Event
 
@@ -23,15 +31,22 @@ log = logging.getLogger(__name__)
 #: How often unschedulable pods and terminating namespaces are retried without a wake-up.
 RETRY_INTERVAL = 5.0
 COMPACT_INTERVAL = 60.0
+#: The User-Agent of node lifecycle writes: managedFields name kube's controller manager, as on a cluster.
+LIFECYCLE_AGENT = "kube-controller-manager"
+LEASES = "leases.coordination.k8s.io"
 
 
 class Controllers:
-    def __init__(self, rest: Rest) -> None:
+    def __init__(self, rest: Rest, *, node_lifecycle: NodeLifecycleSettings | None = None) -> None:
         self.rest = rest
         self.storage = rest.storage
+        self.lifecycle = node_lifecycle or NodeLifecycleSettings()
         self._schedule = asyncio.Event()
         self._namespaces = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        # node name -> what the monitor last saw of it; when it first saw NoExecute taints on it
+        self._health: dict[str, nodelifecycle.Health] = {}
+        self._taint_seen: dict[str, float] = {}
 
     def notify(self, event: Event) -> None:
         """Called for every committed event: wake the loops the event concerns."""
@@ -55,6 +70,10 @@ class Controllers:
                 self._loop(self._namespaces, self.finish_namespaces), name="apiserver:namespaces"
             ),
             asyncio.create_task(self._compactor(), name="apiserver:compactor"),
+            asyncio.create_task(
+                self._periodic(self.lifecycle.monitor_period, self.monitor_nodes),
+                name="apiserver:nodelifecycle",
+            ),
         ]
         self._schedule.set()
         self._namespaces.set()
@@ -77,6 +96,14 @@ class Controllers:
             except Exception:
                 log.exception("control loop %s failed; retrying", work.__name__)
             await asyncio.sleep(0)  # let a burst of writes settle before the next pass
+
+    async def _periodic(self, period: float, work: Callable[[], Any]) -> None:
+        while True:
+            try:
+                work()
+            except Exception:
+                log.exception("control loop %s failed; retrying", work.__name__)
+            await asyncio.sleep(period)
 
     async def _compactor(self) -> None:
         while True:
@@ -164,6 +191,121 @@ class Controllers:
             current = self.storage.get("namespaces", "", name)
             if current is not None:
                 self.storage.delete("namespaces", "", name, expect_rev=current.rev, now=self.rest.clock())
+
+    # -- node lifecycle -----------------------------------------------------------------------
+
+    def monitor_nodes(self) -> None:
+        """One pass of kube's node lifecycle and taint-eviction controllers over every node."""
+        now = self.rest.clock()
+        nodes_info, pods_info = self._info("nodes"), self._info("pods")
+        leases = {
+            s.obj["metadata"]["name"]: s.obj
+            for s in self.storage.list(LEASES, nodelifecycle.LEASE_NAMESPACE).items
+        }
+        nodes: dict[str, Mapping[str, Any]] = {}
+        for stored in self.storage.list("nodes").items:
+            node = stored.obj
+            name = node["metadata"]["name"]
+            decision = nodelifecycle.decide_node(
+                node, leases.get(name), self._health.get(name), now, self.lifecycle
+            )
+            self._health[name] = decision.health
+            if decision.conditions is not None:
+                log.info(
+                    "node %s: no status for %.0f s, marking it Unknown", name, now - decision.health.probe
+                )
+                node = self._write(
+                    nodes_info, "", name, "status", _with(node, "status", "conditions", decision.conditions)
+                )
+            if node is not None and decision.taints is not None:
+                node = self._write(nodes_info, "", name, "", _with(node, "spec", "taints", decision.taints))
+            if node is not None:
+                nodes[name] = node
+        for gone in self._health.keys() - nodes.keys():
+            del self._health[gone]
+        for name, node in nodes.items():
+            if nodelifecycle.noexecute_taints(node):
+                self._taint_seen.setdefault(name, now)
+            else:
+                self._taint_seen.pop(name, None)
+        for gone in self._taint_seen.keys() - nodes.keys():
+            del self._taint_seen[gone]
+        troubled = {
+            n: node
+            for n, node in nodes.items()
+            if nodelifecycle.ready_status(node) not in (None, "True") or n in self._taint_seen
+        }
+        if not troubled:
+            return
+        pods = [
+            s.obj
+            for s in self.storage.list("pods").items
+            if (s.obj.get("spec") or {}).get("nodeName") in troubled
+        ]
+        for pod in pods:
+            node = troubled[pod["spec"]["nodeName"]]
+            if nodelifecycle.ready_status(node) not in (None, "True"):
+                conditions = nodelifecycle.not_ready_conditions(pod, now)
+                if conditions is not None:
+                    meta = pod["metadata"]
+                    self._write(
+                        pods_info,
+                        meta["namespace"],
+                        meta["name"],
+                        "status",
+                        _with(pod, "status", "conditions", conditions),
+                    )
+        for pod in nodelifecycle.due_evictions(pods, troubled, now, taint_seen=self._taint_seen):
+            self._evict(pods_info, pod, now)
+
+    def _evict(self, info: ResourceInfo, pod: Mapping[str, Any], now: float) -> None:
+        """As kube's taint manager: mark the pod DisruptionTarget, then delete it (gracefully)."""
+        meta = pod["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        log.info("evicting pod %s/%s from node %s (NoExecute taint)", ns, name, pod["spec"]["nodeName"])
+        stored = self.storage.get("pods", ns, name)
+        if stored is None or stored.obj["metadata"].get("uid") != meta.get("uid"):
+            return
+        current = stored.obj
+        conditions = nodelifecycle.disruption_conditions(current, now)
+        if conditions is not None:
+            marked = _with(current, "status", "conditions", conditions)
+            if self._write(info, ns, name, "status", marked) is None:
+                return
+        try:
+            self.rest.delete(Target(info, ns, name), {"preconditions": {"uid": meta.get("uid")}}, {})
+        except ApiError as e:
+            if e.code not in (404, 409):
+                log.warning("evicting pod %s/%s failed: %s", ns, name, e.message)
+
+    def _write(
+        self, info: ResourceInfo, ns: str, name: str, subresource: str, obj: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """An update through Rest (the object's resourceVersion guards it); None when it did not happen:
+        gone or changed meanwhile, the next pass decides again."""
+        try:
+            return self.rest.update(Target(info, ns, name, subresource), obj, {}, LIFECYCLE_AGENT).obj
+        except ApiError as e:
+            if e.code not in (404, 409):
+                log.warning("node lifecycle: writing %s %s/%s failed: %s", info.plural, ns, name, e.message)
+            return None
+
+    def _info(self, plural: str) -> ResourceInfo:
+        info = self.rest.registry.get("", "v1", plural)
+        assert info is not None
+        return info
+
+
+def _with(obj: Mapping[str, Any], section: str, key: str, value: Any) -> dict[str, Any]:
+    """A deep copy of obj with obj[section][key] = value; an empty list removes the key, as kube omits
+    empty lists."""
+    new = copy.deepcopy(dict(obj))
+    part = new.setdefault(section, {})
+    if value == []:
+        part.pop(key, None)
+    else:
+        part[key] = value
+    return new
 
 
 def _place(

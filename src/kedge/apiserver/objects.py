@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from kedge.apiserver import nodelifecycle
 from kedge.apiserver.errors import ApiError
 from kedge.apiserver.registry import ResourceInfo
 
@@ -209,16 +210,8 @@ def _default_pod(pod: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
         return
     default_pod_spec(spec)
-    tolerations = spec.setdefault("tolerations", [])
-    # DefaultTolerationSeconds admission: tolerate not-ready/unreachable for 300 s unless set.
-    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-        if isinstance(tolerations, list) and not any(
-            isinstance(t, dict) and t.get("key") == key and t.get("effect") in ("NoExecute", None, "")
-            for t in tolerations
-        ):
-            tolerations.append(
-                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-            )
+    # Admission rather than defaulting in kube, but applied at the same point of every write.
+    nodelifecycle.admit_pod_tolerations(pod)
     status = pod.setdefault("status", {})
     if isinstance(status, dict):
         status.setdefault("phase", "Pending")

@@ -22,6 +22,7 @@ from kedge.apiserver.app import Api
 from kedge.apiserver.builtin import new_registry
 from kedge.apiserver.controllers import Controllers
 from kedge.apiserver.errors import ApiError
+from kedge.apiserver.nodelifecycle import NodeLifecycleSettings
 from kedge.apiserver.registry import Registry
 from kedge.apiserver.request import Target
 from kedge.apiserver.rest import Rest
@@ -60,6 +61,7 @@ class ApiServer:
         tokens: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
         install_crds: bool = True,
+        node_lifecycle: NodeLifecycleSettings | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
@@ -70,6 +72,7 @@ class ApiServer:
             raise ValueError("the API server needs at least one bearer token")
         self.clock = clock
         self.install_crds = install_crds
+        self.node_lifecycle = node_lifecycle or NodeLifecycleSettings()
         self.storage: Storage | None = None
         self.registry: Registry = new_registry()
         self.hub = WatchHub()
@@ -87,7 +90,7 @@ class ApiServer:
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         storage = self.storage = Storage(str(self.data_dir / "apiserver.db"))
         rest = Rest(storage, self.registry, clock=self.clock, on_crd=self._on_crd)
-        controllers = self._controllers = Controllers(rest)
+        controllers = self._controllers = Controllers(rest, node_lifecycle=self.node_lifecycle)
 
         def on_commit(event: Event) -> None:
             rest.observe(event)
