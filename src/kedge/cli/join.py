@@ -270,7 +270,11 @@ def add_parsers(sub: Any) -> None:
         help="where to write edgecore.yaml, certificates and the database (default %(default)s)",
     )
     jp.add_argument(
-        "--runtime", choices=("cri", "process"), default="cri", help="pod runtime (default %(default)s)"
+        "--runtime",
+        choices=("auto", "cri", "process"),
+        default="auto",
+        help="pod runtime: cri (containerd), process (host processes), auto: cri when its socket exists"
+        " (default %(default)s)",
     )
     jp.add_argument(
         "--hub-protocol",

@@ -205,8 +205,8 @@ class Edged(Section, kw_only=True):
     custom_interface_name: str = ""
     register_node_namespace: str = "default"
     # kedge only: "cri" drives containerd (containerRuntimeEndpoint); "process" runs pod containers as
-    # local processes, for hosts without a container runtime.
-    runtime: Literal["cri", "process"] = "cri"
+    # local processes, for hosts without a container runtime; "auto": cri when its socket exists.
+    runtime: Literal["auto", "cri", "process"] = "auto"
 
 
 class EdgeHubQUIC(Section, kw_only=True):

@@ -1,5 +1,5 @@
-"""edgecore: EdgeHub and MetaManager on beehive, with join and certificate rotation (more modules come with
-their issues)."""
+"""edgecore: EdgeHub, MetaManager and Edged on beehive, with join and certificate rotation (more modules
+come with their issues)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import signal
 import time
 from pathlib import Path
 
+import msgspec
+
 from kedge.beehive import Context, Runtime
+from kedge.config import go_duration_seconds as duration_seconds
 from kedge.config.edgecore import EdgeCoreConfig
 from kedge.edge.edgehub.connect import QUIC, WEBSOCKET, HubTarget, make_connector
 from kedge.edge.edgehub.hub import EdgeHub, EdgeHubModule
@@ -92,6 +95,73 @@ async def rotate_certificates(cfg: EdgeCoreConfig, hub: EdgeHub, rng: random.Ran
             sess.link.close("certificate rotated")
 
 
+def make_runtime(cfg: EdgeCoreConfig, node: str):
+    """The pod runtime edgecore.yaml asks for; `auto` takes containerd when its socket exists."""
+    edged = cfg.modules.edged
+    endpoint = edged.tailored_kubelet_config.container_runtime_endpoint
+    kind = edged.runtime
+    if kind == "auto":
+        path = endpoint.partition("://")[2]
+        kind = "cri" if path and Path(path).exists() else "process"
+        log.info("runtime auto: %s (%s %s)", kind, endpoint, "found" if kind == "cri" else "not found")
+    if kind == "cri":
+        from kedge.edge.edged.runtime.cri import CRIClient
+        from kedge.edge.edged.runtime.cri_runtime import CRIRuntime
+
+        return CRIRuntime(CRIClient.from_endpoint(endpoint), node)
+    from kedge.edge.edged.runtime.process import ProcessRuntime
+
+    return ProcessRuntime(Path(edged.root_directory) / "process-runtime", node)
+
+
+def make_edged(cfg: EdgeCoreConfig, store: MetaStore):
+    from kedge import __version__
+    from kedge.edge.edged.manager import PodManager
+    from kedge.edge.edged.module import Edged, EdgedSettings
+
+    edged = cfg.modules.edged
+    kubelet = edged.tailored_kubelet_config
+    node = node_name(cfg)
+    settings = EdgedSettings(
+        node=node,
+        register_namespace=edged.register_node_namespace,
+        node_ip=edged.node_ip,
+        cloud_host=hub_target(cfg).server,
+        labels=dict(edged.node_labels),
+        taints=list(kubelet.register_with_taints),
+        max_pods=kubelet.max_pods,
+        status_update=duration_seconds(kubelet.node_status_update_frequency),
+        status_report=duration_seconds(kubelet.node_status_report_frequency),
+        lease_duration=kubelet.node_lease_duration_seconds,
+        static_pod_path=kubelet.static_pod_path if Path(kubelet.static_pod_path).is_dir() else "",
+        file_check=duration_seconds(kubelet.file_check_frequency) or 20.0,
+        root_dir=edged.root_directory,
+        kubelet_version="v1.32.10-kedge-%s" % __version__,
+    )
+
+    def lookup(kind: str, namespace: str, name: str):
+        row = store.get("%s/%s/%s" % (namespace, kind, name))
+        return None if row is None else msgspec.json.decode(row[1])
+
+    def restore_source() -> list[bytes]:
+        return [value for _, _, value, _ in store.query_type("pod")]
+
+    def make_manager(module: Edged) -> PodManager:
+        return PodManager(
+            make_runtime(cfg, node),
+            node,
+            root_dir=edged.root_directory,
+            log_dir=kubelet.pod_logs_dir,
+            lookup=lookup,
+            report=module.report_status,
+            on_terminated=module.pod_terminated,
+            ask_missing=module.ask_missing,
+            max_pods=kubelet.max_pods,
+        )
+
+    return Edged(settings, make_manager, restore_source)
+
+
 async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     await ensure_certificates(cfg)
     eh = cfg.modules.edge_hub
@@ -117,6 +187,8 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     runtime = Runtime(ctx)
     runtime.register(EdgeHubModule(hub))
     runtime.register(MetaManager(store))
+    if cfg.modules.edged.enable:
+        runtime.register(make_edged(cfg, store))
     tasks = []
     if eh.rotate_certificates:
         tasks.append(

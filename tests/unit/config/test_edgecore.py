@@ -86,7 +86,7 @@ def test_edged_defaults_match_kubeedge():
 
 
 def test_kedge_runtime_field():
-    assert default_edgecore().modules.edged.runtime == "cri"
+    assert default_edgecore().modules.edged.runtime == "auto"
 
 
 @pytest.mark.parametrize(

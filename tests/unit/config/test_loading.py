@@ -324,7 +324,8 @@ def test_bad_enum_lists_choices():
     err = _error(EdgeCoreConfig, "modules:\n  eventBus:\n    mqttMode: 3\n")
     assert "modules.eventBus.mqttMode: Invalid enum value 3 (expected one of 0, 1, 2)" in str(err)
     err = _error(EdgeCoreConfig, "modules:\n  edged:\n    runtime: docker\n")
-    assert "modules.edged.runtime: Invalid enum value 'docker' (expected one of 'cri', 'process')" in str(err)
+    want = "modules.edged.runtime: Invalid enum value 'docker' (expected one of 'auto', 'cri', 'process')"
+    assert want in str(err)
     err = _error(
         EdgeCoreConfig, "modules:\n  edged:\n    tailoredKubeletConfig:\n      cgroupDriver: cgroupv2\n"
     )

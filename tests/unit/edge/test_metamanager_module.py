@@ -289,3 +289,102 @@ async def test_connect_state_and_other_messages(ctx, mm):
 def test_bad_batch_size_is_refused(store):
     with pytest.raises(ValueError, match="batch"):
         MetaManager(store, batch=0)
+
+
+# -- Edged's side ---------------------------------------------------------------------------------------
+
+
+def _edged_request(operation: str, resource: str, content: Any) -> Message:
+    msg = new_message(
+        source=c.EDGED, group=c.GROUP_META, operation=operation, resource=resource, content=content
+    )
+    msg.header.sync = True
+    return msg
+
+
+def _connect(ctx: HubContext, content: str) -> Message:
+    return new_message(
+        source=c.EDGEHUB,
+        group=c.EDGEHUB_GROUP,
+        operation=c.CONNECT,
+        resource=CONNECTION_RESOURCE,
+        content=content,
+    )
+
+
+async def test_committed_cloud_objects_are_forwarded_to_edged(
+    ctx: HubContext, mm: MetaManager, store: MetaStore
+):
+    ctx.add_module(c.EDGED, c.EDGED_GROUP)
+    pod = new_message(source="edgecontroller", group=c.GROUP_RESOURCE, operation=c.INSERT,
+                      resource="default/pod/web", content=msgspec.Raw(POD_WEB))  # fmt: skip
+    pod.header.resourceversion = "5"
+    other = new_message(source="edgecontroller", group=c.GROUP_RESOURCE, operation=c.INSERT,
+                        resource="default/service/web", content={"metadata": {"name": "web"}})  # fmt: skip
+    other.header.resourceversion = "6"
+    await mm.handle(ctx, [pod, other])
+    forwarded = ctx.receive_nowait(c.EDGED)
+    assert forwarded is pod and ctx.receive_nowait(c.EDGED) is None  # services are not Edged's
+    assert store.get("default/pod/web") is not None
+
+
+async def test_edged_request_while_offline_fails_fast(ctx: HubContext, mm: MetaManager):
+    ctx.add_module(c.EDGED, c.EDGED_GROUP)
+    req = _edged_request(c.PATCH, "default/podpatch/web", '{"status":{}}')
+    await mm.handle(ctx, [req])
+    reply = ctx.receive_nowait(c.EDGED)
+    assert reply.route.operation == c.ERROR and reply.header.parent_msg_id == req.header.msg_id
+    assert reply.content == "connection lost between EdgeCore and CloudCore"
+    assert ctx.hub_messages() == []
+
+
+async def test_edged_request_goes_to_the_cloud_under_a_new_id(ctx: HubContext, mm: MetaManager):
+    ctx.add_module(c.EDGED, c.EDGED_GROUP)
+    await mm.handle(ctx, [_connect(ctx, CLOUD_CONNECTED)])
+    req = _edged_request(c.INSERT, "default/node/n1", {"metadata": {"name": "n1"}})
+    waiter = asyncio.ensure_future(ctx.send_sync(c.METAMANAGER, req, timeout=5))
+    await asyncio.sleep(0)
+    await mm.handle(ctx, ctx.router.receive_many(c.METAMANAGER, 10))
+    await asyncio.sleep(0)
+    (up,) = ctx.hub_messages()
+    assert up.header.msg_id != req.header.msg_id and up.header.sync
+    assert (up.route.operation, up.route.resource, up.content) == (c.INSERT, "default/node/n1", req.content)
+    from kedge.model.message import new_response
+
+    assert ctx.send_resp(new_response(up, {"metadata": {"name": "n1", "uid": "u1"}}))
+    reply = await waiter
+    assert reply.header.parent_msg_id == req.header.msg_id
+    assert reply.route.operation == c.RESPONSE and reply.content == {"metadata": {"name": "n1", "uid": "u1"}}
+
+
+async def test_confirmed_pod_deletion_is_forgotten_and_sent_durably(ctx: HubContext, mm: MetaManager, store):
+    store.put("default/pod/web", c.POD, POD_WEB, 3)
+    store.commit()
+    msg = new_message(source=c.EDGED, group=c.GROUP_META, operation=c.DELETE, resource="default/pod/web",
+                      content={"gracePeriodSeconds": 0, "preconditions": {"uid": "u"}})  # fmt: skip
+    await mm.handle(ctx, [msg])
+    await asyncio.sleep(0)
+    assert store.get("default/pod/web") is None
+    (up,) = ctx.hub_messages()
+    assert up is msg and not up.header.sync  # not sync: EdgeHub keeps it in the outbox until acked
+
+
+async def test_missing_configmap_query_is_asked_of_the_cloud_and_kept(
+    ctx: HubContext, mm: MetaManager, store
+):
+    ctx.add_module(c.EDGED, c.EDGED_GROUP)
+    await mm.handle(ctx, [_connect(ctx, CLOUD_CONNECTED)])
+    req = _edged_request(c.QUERY, "default/configmap/late", None)
+    waiter = asyncio.ensure_future(ctx.send_sync(c.METAMANAGER, req, timeout=5))
+    await asyncio.sleep(0)
+    await mm.handle(ctx, ctx.router.receive_many(c.METAMANAGER, 10))
+    await asyncio.sleep(0)
+    (up,) = ctx.hub_messages()
+    from kedge.model.message import new_response
+
+    cm = {"metadata": {"name": "late", "namespace": "default", "resourceVersion": "9"}, "data": {"v": "42"}}
+    ctx.send_resp(new_response(up, cm))
+    reply = await waiter
+    assert reply.content == cm
+    row = store.get("default/configmap/late")
+    assert row is not None and row[2] == 9

@@ -29,7 +29,7 @@ from kedge.beehive import Context, Module
 from kedge.beehive.context import QueueFull
 from kedge.cloud.cloudhub.cursors import CursorStore, encode_cursor
 from kedge.model import constants as c
-from kedge.model.message import Message, new_message, new_response
+from kedge.model.message import Message, new_error, new_message, new_response
 from kedge.proto.delivery import FULL, Cursor, Outbound
 from kedge.proto.liveness import Liveness
 from kedge.security.authorization import authorize, check_identity
@@ -426,6 +426,8 @@ class CloudHub:
             if self.settings.enforce_authorization:
                 log.warning("denied %s %s from node %s: %s", r.operation, r.resource, node, reason)
                 self._ack_up(sess, mid)  # final: a resend would be denied again, so the outbox drops it
+                if msg.header.sync:  # someone at the edge waits: say why rather than let it time out
+                    self._reply(sess, new_error(msg, "forbidden: %s" % reason))
                 return
             log.info(
                 "authorization (audit only) would deny %s %s from node %s: %s",

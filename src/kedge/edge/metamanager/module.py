@@ -9,10 +9,18 @@ a nack. Queries from edge modules are answered from the in-memory index.
 
 `patch` is taken as an update carrying the whole object: KubeEdge's cloud never sends patches down (its
 metamanager stores the patched object the cloud returns), so any patch that does come is the result.
+
+Committed pods, configmaps, secrets and the node object are forwarded to Edged. Edged's own requests go
+to the cloud through here (KubeEdge's remote path): registration, lease and status patches are sent as
+sync requests under a new id and answered to Edged with the cloud's reply, or at once with
+"connection lost between EdgeCore and CloudCore" while the cloud is away; a pod deletion Edged confirms is
+removed locally and sent through EdgeHub's durable outbox. Queries are answered locally; a configmap or
+secret not held locally is asked of the cloud when connected and kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import msgspec
@@ -21,7 +29,7 @@ from kedge.beehive import Context, Module
 from kedge.edge.edgehub.hub import CLOUD_CONNECTED, CLOUD_DISCONNECTED
 from kedge.edge.metamanager.store import MetaStore
 from kedge.model import constants as c
-from kedge.model.message import Message, new_error, new_response
+from kedge.model.message import Message, new_error, new_message, new_response
 from kedge.model.resource import ResourceError, parse_wire
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,13 @@ __all__ = ["BATCH", "MetaManager"]
 #: messages taken from the inbox per commit
 BATCH = 256
 _WRITES = frozenset((c.INSERT, c.UPDATE, c.PATCH))
+#: cloud objects Edged acts on
+_TO_EDGED = frozenset((c.POD, c.CONFIGMAP, c.SECRET, c.NODE))
+#: types a query may fetch from the cloud when not held locally (KubeEdge's remote query types)
+_REMOTE_QUERY = frozenset((c.CONFIGMAP, c.SECRET, c.SERVICEACCOUNTTOKEN))
+#: seconds to wait for the cloud's answer to a remote request
+REMOTE_TIMEOUT = 30.0
+CONNECTION_LOST = "connection lost between EdgeCore and CloudCore"
 _json_encoder = msgspec.json.Encoder()
 _WS = b" \t\r\n"
 
@@ -76,6 +91,7 @@ class MetaManager(Module):
         self.batch = batch
         #: the last connect state EdgeHub broadcast
         self.cloud_connected = False
+        self._tasks: set[asyncio.Task] = set()
 
     async def start(self, ctx: Context) -> None:
         while True:
@@ -87,7 +103,9 @@ class MetaManager(Module):
         replies: list[Message] = []  # errors for the cloud, sent whatever the commit does
         for msg in batch:
             op = msg.route.operation
-            if op in _WRITES or op == c.DELETE:
+            if msg.route.source == c.EDGED and op != c.QUERY:
+                self._from_edged(ctx, msg)
+            elif op in _WRITES or op == c.DELETE:
                 try:
                     self._apply(msg)
                 except _Rejected as e:
@@ -116,6 +134,91 @@ class MetaManager(Module):
             replies.append(new_response(msg, c.ACK_OK))
         for reply in replies:
             await self._to_hub(ctx, reply)
+        if persisted and ctx.router.has_module(c.EDGED):
+            for msg in persisted:
+                parts = msg.route.resource.split("/", 2)
+                if len(parts) == 3 and parts[1] in _TO_EDGED:
+                    try:
+                        ctx.send_nowait(c.EDGED, msg)
+                    except Exception as e:  # a full inbox: edged resyncs from the store at its next start
+                        log.warning("cannot forward %s to edged: %s", msg.route.resource, e)
+
+    # -- edged's requests ----------------------------------------------------------------------------
+
+    def _from_edged(self, ctx: Context, msg: Message) -> None:
+        r = msg.route
+        if r.operation == c.DELETE:
+            # a pod whose graceful deletion finished: forget it here, tell the cloud (durably)
+            self.store.delete(r.resource)
+            try:
+                self.store.commit()
+            except Exception as e:
+                log.error("cannot commit the deletion of %s: %s", r.resource, e)
+            self._spawn(self._to_hub(ctx, msg))
+            return
+        if not msg.header.sync:
+            self._spawn(self._to_hub(ctx, msg))
+            return
+        if not self.cloud_connected:
+            self._answer(ctx, msg, new_error(msg, CONNECTION_LOST))
+            return
+        self._spawn(self._remote(ctx, msg))
+
+    async def _remote(self, ctx: Context, msg: Message, *, store: bool = False) -> None:
+        """Ask the cloud under a new id (the asker waits on the original one) and answer the asker."""
+        r = msg.route
+        fwd = new_message(
+            source=c.METAMANAGER,
+            group=r.group,
+            operation=r.operation,
+            resource=r.resource,
+            content=msg.content,
+        )
+        try:
+            reply = await ctx.send_sync(c.EDGEHUB, fwd, timeout=REMOTE_TIMEOUT)
+        except TimeoutError:
+            self._answer(ctx, msg, new_error(msg, "no answer from the cloud within %.0f s" % REMOTE_TIMEOUT))
+            return
+        except Exception as e:
+            self._answer(ctx, msg, new_error(msg, "cannot reach the cloud: %s" % e))
+            return
+        if reply.route.operation == c.ERROR:
+            out = new_error(msg, str(reply.content))
+        else:
+            out = new_response(msg, reply.content)
+            if store:
+                self._keep(r.resource, reply)
+        out.route.source = c.METAMANAGER
+        self._answer(ctx, msg, out)
+
+    def _keep(self, resource: str, reply: Message) -> None:
+        try:
+            res = parse_wire(resource)
+            raw = _content_bytes(reply)
+            obj = msgspec.json.decode(raw)
+            rv = (
+                int(((obj.get("metadata") or {}).get("resourceVersion")) or 0) if isinstance(obj, dict) else 0
+            )
+            if self.store.put(resource, res.type, raw, rv):
+                self.store.commit()
+        except Exception as e:  # the answer is still passed on; only the local copy is missing
+            log.warning("cannot keep %s from the cloud: %s", resource, e)
+
+    def _answer(self, ctx: Context, request: Message, reply: Message) -> None:
+        reply.route.source = c.METAMANAGER
+        if request.header.sync and ctx.send_resp(reply):
+            return
+        dest = request.route.source
+        if ctx.router.has_module(dest):
+            try:
+                ctx.send_nowait(dest, reply)
+            except Exception as e:
+                log.warning("cannot answer %s to %s: %s", request.route.resource, dest, e)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _apply(self, msg: Message) -> None:
         r = msg.route
@@ -158,6 +261,9 @@ class MetaManager(Module):
         else:
             if res.name:
                 row = self.store.get(resource)
+                if row is None and res.type in _REMOTE_QUERY and self.cloud_connected and msg.header.sync:
+                    self._spawn(self._remote(ctx, msg, store=True))
+                    return
                 reply = (
                     new_error(msg, "%s not found" % resource)
                     if row is None

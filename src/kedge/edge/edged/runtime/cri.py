@@ -130,6 +130,12 @@ class CRIClient:
         reply = await self._call(_IMAGE + "ImageStatus", request, pb.ImageStatusResponse)
         return reply.image if reply.HasField("image") else None
 
+    async def pull_image(self, image: str) -> str:
+        """Pulls `image` from its registry; returns the image ref (its id). Call image_status first."""
+        request = pb.PullImageRequest(image=pb.ImageSpec(image=image))
+        reply = await self._call(_IMAGE + "PullImage", request, pb.PullImageResponse)
+        return reply.image_ref
+
     async def list_images(self, filter: Any | None = None) -> list[Any]:
         request = pb.ListImagesRequest(filter=filter)  # None leaves the field unset
         reply = await self._call(_IMAGE + "ListImages", request, pb.ListImagesResponse)
