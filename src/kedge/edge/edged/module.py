@@ -24,7 +24,7 @@ import msgspec
 from kedge.beehive import Context, Module
 from kedge.edge.edged import nodeinfo
 from kedge.edge.edged.manager import PodManager
-from kedge.edge.edged.manifests import load_static_pods
+from kedge.edge.edged.manifests import load_static_pods, mirror_pod
 from kedge.edge.edged.podworker import PodWorker
 from kedge.edge.edged.runtime.base import PodRuntime, RuntimeFailure
 from kedge.edge.edgehub.hub import CLOUD_CONNECTED, CLOUD_DISCONNECTED
@@ -95,6 +95,7 @@ class Edged(Module):
         self._status_wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._static: dict[str, dict[str, Any]] = {}
+        self._mirrored: set[str] = set()  # static pods whose mirror pod the API has
         self._asked: dict[str, float] = {}
         self.manager = make_manager(self)
         self.runtime: PodRuntime = self.manager.runtime
@@ -221,7 +222,9 @@ class Edged(Module):
     # -- pod status ------------------------------------------------------------------------------------
 
     def report_status(self, worker: PodWorker, status: dict[str, Any]) -> None:
-        self._statuses[worker.uid] = (worker.namespace, worker.name, worker.uid, status)
+        # a static pod's status goes to its mirror pod, whose uid the API chose: patch it by name only
+        uid = "" if worker.uid in self._static else worker.uid
+        self._statuses[worker.uid] = (worker.namespace, worker.name, uid, status)
         self._status_wake.set()
 
     def pod_terminated(self, worker: PodWorker) -> None:
@@ -278,16 +281,17 @@ class Edged(Module):
                 await asyncio.sleep(1.0)  # failed ones were put back: retry soon, not in a tight loop
 
     async def _send_status(self, namespace: str, name: str, uid: str, status: dict[str, Any]) -> None:
-        patch = json.dumps({"metadata": {"uid": uid}, "status": status}, separators=(",", ":"))
+        body: dict[str, Any] = {"metadata": {"uid": uid}, "status": status} if uid else {"status": status}
+        patch = json.dumps(body, separators=(",", ":"))
         try:
             await self.request(c.PATCH, "%s/%s/%s" % (namespace, c.PODPATCH, name), patch)
         except (RuntimeError, TimeoutError, Exception) as e:
             if "not found" in str(e):
                 return  # the cloud deleted it; its delete message follows
             log.info("status of pod %s/%s not reported (%s); retrying", namespace, name, e)
-            self._statuses.setdefault(uid, (namespace, name, uid, status))
-            if not self.connected.is_set():
-                return
+            self._statuses.setdefault(
+                uid or "static/%s/%s" % (namespace, name), (namespace, name, uid, status)
+            )
 
     # -- node ------------------------------------------------------------------------------------------
 
@@ -353,6 +357,12 @@ class Edged(Module):
                         self.node_uid = (node.get("metadata") or {}).get("uid") or self.node_uid
                     log.info("node %s registered", s.node)
                     last_report = now
+                for uid, pod in list(self._static.items()):
+                    if uid not in self._mirrored:
+                        meta = pod["metadata"]
+                        resource = "%s/%s/%s" % (meta["namespace"], c.POD, meta["name"])
+                        await self.request(c.INSERT, resource, mirror_pod(pod, self.node_uid or None))
+                        self._mirrored.add(uid)
                 if now >= next_lease:
                     lease = nodeinfo.lease_object(
                         s.node, dt.datetime.now(dt.UTC), s.lease_duration, node_uid=self.node_uid or None
@@ -411,6 +421,11 @@ class Edged(Module):
             for uid, pod in before.items():
                 if uid not in now:
                     self.manager.apply(c.DELETE, pod)
+                    if uid in self._mirrored:  # the manifest is gone: so is its mirror pod
+                        self._mirrored.discard(uid)
+                        meta = pod["metadata"]
+                        resource = "%s/%s/%s" % (meta["namespace"], c.POD, meta["name"])
+                        await self.request(c.DELETE, resource, {"gracePeriodSeconds": 0}, sync=False)
             for uid, pod in now.items():
                 if uid not in before:
                     self.manager.apply(c.INSERT, pod)
