@@ -70,7 +70,9 @@ def _run_core(args: argparse.Namespace, which: str, loader, default) -> int:
         return 0
     from kedge.edge.app import run_edgecore
 
-    run(run_edgecore(cfg))
+    # The edge's budget is resident memory and its loop is never busy: uvloop costs it 2 MB
+    # (edge-measurements.md), so edgecore runs on asyncio's loop unless KEDGE_UVLOOP=1.
+    run(run_edgecore(cfg), prefer_uvloop=False)
     return 0
 
 

@@ -81,6 +81,7 @@ async def start_cloudcore(
             closers.append(server.stop)
             kube = str(path)
         from kedge.k8s.client import node_exists, open_api
+        from kedge.k8s.ops import KubeOps
 
         api = await open_api(kube)
         closers.append(api.close)
@@ -101,6 +102,17 @@ async def start_cloudcore(
         hub = CloudHub(ctx, hub_settings(cfg), cursors)
         runtime = Runtime(ctx)
         runtime.register(CloudHubModule(hub))
+        if cfg.modules.edge_controller.enable:
+            from kedge.cloud.edgecontroller.downstream import Downstream
+            from kedge.cloud.edgecontroller.module import EdgeControllerModule
+            from kedge.cloud.edgecontroller.upstream import Upstream
+
+            kube_ops = KubeOps(api)
+            downstream = Downstream(kube_ops, hub)
+            # without it the hub resyncs nobody: an edge would keep objects deleted while it was away
+            hub.sync_source = downstream.sync_source
+            runtime.register(EdgeControllerModule(Upstream(kube_ops, hub, downstream)))
+            tasks.append(asyncio.create_task(downstream.run(), name="edgecontroller-informers"))
         tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name="beehive"))
 
         ports: dict[str, int] = {}

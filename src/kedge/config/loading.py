@@ -8,17 +8,19 @@ cross-field rules), always naming the file and the field path.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import yaml
 
-from kedge.config import cloudcore, edgecore
 from kedge.config._schema import clean, config_error
-from kedge.config.cloudcore import CloudCoreConfig, default_cloudcore
 from kedge.config.edgecore import EdgeCoreConfig, default_edgecore
 from kedge.config.errors import ConfigError
+
+if TYPE_CHECKING:  # cloudcore's Structs load only when a cloudcore config is read: edgecore never needs them
+    from kedge.config.cloudcore import CloudCoreConfig
 
 __all__ = [
     "ConfigError",
@@ -30,12 +32,19 @@ __all__ = [
     "load_edgecore",
 ]
 
-Config = TypeVar("Config", CloudCoreConfig, EdgeCoreConfig)
+Config = TypeVar("Config", "CloudCoreConfig", EdgeCoreConfig)
 
-_IDENTITY: dict[type, tuple[str, tuple[str, ...], str]] = {
-    CloudCoreConfig: (cloudcore.API_VERSION, cloudcore.ACCEPTED_API_VERSIONS, cloudcore.KIND),
-    EdgeCoreConfig: (edgecore.API_VERSION, edgecore.ACCEPTED_API_VERSIONS, edgecore.KIND),
-}
+
+def default_cloudcore() -> CloudCoreConfig:
+    from kedge.config.cloudcore import default_cloudcore
+
+    return default_cloudcore()
+
+
+def _identity(cls: type) -> tuple[str, tuple[str, ...], str]:
+    """(apiVersion, accepted apiVersions, kind) from the module that defines the config Struct."""
+    mod = sys.modules[cls.__module__]
+    return mod.API_VERSION, mod.ACCEPTED_API_VERSIONS, mod.KIND
 
 
 def load(cls: type[Config], data: bytes | str, *, source: str) -> tuple[Config, list[str]]:
@@ -65,6 +74,8 @@ def load_cloudcore(
     path_or_text: str | os.PathLike[str] | bytes, *, source: str | None = None
 ) -> tuple[CloudCoreConfig, list[str]]:
     """Load cloudcore.yaml from a path, or from YAML text/bytes (see `_read` for how a str is taken)."""
+    from kedge.config.cloudcore import CloudCoreConfig
+
     data, name = _read(path_or_text, source, "cloudcore.yaml")
     return load(CloudCoreConfig, data, source=name)
 
@@ -121,7 +132,7 @@ def _parse_yaml(data: bytes | str, source: str) -> Any:
 
 def _check_identity(cls: type, raw: dict[Any, Any], source: str) -> None:
     """A missing apiVersion/kind takes the default; a different one means the wrong file was given."""
-    expected_version, accepted, expected_kind = _IDENTITY[cls]
+    expected_version, accepted, expected_kind = _identity(cls)
     version = raw.get("apiVersion")
     if version is not None and version not in accepted:
         raise ConfigError([("apiVersion", f"expected {expected_version}, got {version!r}")], source=source)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from kedge.aio.loops import release_startup_memory
 from kedge.beehive import Context, Runtime
 from kedge.config import go_duration_seconds as duration_seconds
 from kedge.config.edgecore import EdgeCoreConfig
@@ -162,6 +163,14 @@ def make_edged(cfg: EdgeCoreConfig, store: MetaStore):
     return Edged(settings, make_manager, restore_source)
 
 
+async def _trim_memory(first: float = 10.0, every: float = 300.0) -> None:
+    """Return start-up (and burst) garbage to the system: the edge's budget is resident memory."""
+    await asyncio.sleep(first)
+    while True:
+        release_startup_memory()
+        await asyncio.sleep(every)
+
+
 async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     await ensure_certificates(cfg)
     eh = cfg.modules.edge_hub
@@ -194,6 +203,7 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
         tasks.append(
             asyncio.create_task(rotate_certificates(cfg, hub, random.Random()), name="cert-rotation")
         )
+    tasks.append(asyncio.create_task(_trim_memory(), name="memory-trim"))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)

@@ -83,6 +83,7 @@ class Outbound:
 
     __slots__ = (
         "_by_key",
+        "_deleting",
         "_flight",
         "_next",
         "ack_timeout",
@@ -111,6 +112,9 @@ class Outbound:
         self.cursor = cursor if cursor is not None else Cursor()
         self._flight: dict[str, _Flight] = {}  # msg_id → in-flight entry, in send order
         self._by_key: dict[str, str] = {}  # object key → msg_id in flight
+        # keys whose delete is queued or in flight: the cursor still holds their last acked version
+        # until the delete is acked, and a re-created object at that version must not count as stale
+        self._deleting: set[str] = set()
         self._next: float | None = None  # earliest resend deadline (lazily recomputed)
         self.resent = 0
 
@@ -125,10 +129,14 @@ class Outbound:
             return self.channel.put(LANE_NOACK, key, rv, msg, delete)
         if key is None:
             raise ValueError("an ack-required message needs an object key")
-        if not delete and rv:
+        if delete:
+            self._deleting.add(key)
+        elif rv:
             e = self.cursor.entries.get(key)  # Cursor.acked_rv, inlined: once per message
-            if e is not None and rv <= e[0]:
+            if e is not None and rv <= e[0] and key not in self._deleting:
                 return STALE
+            if self._deleting:
+                self._deleting.discard(key)
         # The channel hands back items only; the item carries what the flight needs.
         return self.channel.put(LANE_ACK, key, rv, (key, rv, msg, delete), delete)
 
@@ -179,6 +187,8 @@ class Outbound:
             return None
         if self._by_key.get(f.key) == msg_id:
             del self._by_key[f.key]
+            if f.delete:
+                self._deleting.discard(f.key)
         self.cursor.record(f.key, f.rv, f.msg.route.resource, f.delete)
         if not self._flight:
             self._next = None

@@ -4,7 +4,8 @@ Identity: the verified client certificate's CN must be `system:node:<node_id>` f
 connection claims (header `node_id` / QUIC hello), else the connection is refused.
 
 Messages: a node may only send messages about itself — its Node, node status and lease, the pods,
-devices and objects the cloud gave it — in the spirit of Kubernetes' Node authorizer. What the cloud
+devices and objects the cloud gave it, and the creation of mirror pods named `<name>-<node>` for its
+static pods — in the spirit of Kubernetes' Node authorizer. What the cloud
 gave a node is known to the hub (`knows(resource)`, resource strings in the wire form `<ns>/<type>/<name>`),
 so the check needs no API call per message.
 """
@@ -43,6 +44,11 @@ def check_identity(cert_cn: str, node_id: str) -> str | None:
     return None
 
 
+def is_mirror_pod_name(name: str, node_id: str) -> bool:
+    """Whether `name` is a name the kubelet of `node_id` gives mirror pods: `<static pod name>-<node>`."""
+    return len(name) > len(node_id) + 1 and name.endswith("-" + node_id)
+
+
 def authorize(
     node_id: str, operation: str, group: str, resource: str, knows: Callable[[str], bool]
 ) -> str | None:
@@ -72,6 +78,8 @@ def authorize(
     if kind is not None:
         if name and knows("%s/%s/%s" % (ns, kind, name)):
             return None
+        if rtype == c.POD and operation == c.INSERT and is_mirror_pod_name(name, node_id):
+            return None  # the mirror pod of one of its static pods (the kubelet's name: <name>-<node>)
         return "pod %s/%s is not bound to node %s" % (ns, name, node_id)
     if rtype in REFERENCED:
         if name and knows(resource if len(parts) == 3 else "%s/%s/%s" % (ns, rtype, name)):

@@ -317,7 +317,9 @@ async def test_a_reused_pid_or_a_lost_supervisor_is_not_a_running_container(
     record = json.loads(record_path.read_text())
     command_pid = int((record_path.parent / "pid").read_text())
 
-    # the shim's pid now names another process (reuse): same pid number, other start time
+    # the shim's pid now names another process (reuse): same pid number, other start time. Start times
+    # count clock ticks (10 ms): a process started in the same tick as the shim would look identical.
+    await asyncio.sleep(0.05)
     other = subprocess.Popen(["sleep", "60"])
     try:
         forged = {**record, "shim": {**record["shim"], "pid": other.pid}}

@@ -278,6 +278,21 @@ def test_delete_at_or_below_the_cursor_is_not_stale() -> None:
     assert out.cursor.dirty and out.cursor.entries == {}
 
 
+def test_reinsert_at_the_acked_version_while_its_delete_is_pending_is_not_stale() -> None:
+    # a node loses and regains its edge label: the object comes back at the version it had
+    out = Outbound()
+    _, m = put(out, "a", 5)
+    out.take(0.0)
+    out.ack(m.header.msg_id)
+    _, d = put(out, "a", 5, c.DELETE)
+    res, again = put(out, "a", 5)
+    assert res != STALE
+    assert out.take(0.1) == [d, again]  # the delete goes first, then the object again
+    out.ack(again.header.msg_id)
+    assert out.cursor.acked_rv("a") == 5
+    assert put(out, "a", 5)[0] == STALE  # once nothing is pending, the cursor filters again
+
+
 def test_update_after_a_queued_delete_keeps_the_delete() -> None:
     out = Outbound(window=1)
     put(out, "x", 1)

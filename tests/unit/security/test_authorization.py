@@ -235,3 +235,28 @@ def test_knows_is_asked_with_the_wire_form_of_the_pod() -> None:
     authorization.authorize(NODE, c.UPDATE, c.GROUP_RESOURCE, "default/podpatch/web", knows)
     authorization.authorize(NODE, c.UPDATE, c.GROUP_RESOURCE, "device/ns1/d1/twin/edge_updated", knows)
     assert asked == ["default/pod/web", "ns1/device/d1"]
+
+
+# -- mirror pods of static pods ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resource", ["default/pod/etcd-edge-1", "kube-system/pod/proxy-x-edge-1"])
+def test_a_node_may_create_mirror_pods_named_after_itself(resource: str) -> None:
+    assert allow(resource, operation=c.INSERT) is None
+
+
+@pytest.mark.parametrize(
+    ("resource", "operation", "what"),
+    [
+        ("default/pod/etcd-edge-2", c.INSERT, "default/etcd-edge-2"),  # another node's name
+        ("default/pod/etcd-edge-10", c.INSERT, "default/etcd-edge-10"),  # a longer node name
+        ("default/pod/-edge-1", c.INSERT, "default/-edge-1"),  # no static pod name before the suffix
+        ("default/pod/edge-1", c.INSERT, "default/edge-1"),
+        ("default/pod/etcdedge-1", c.INSERT, "default/etcdedge-1"),  # no dash before the node name
+        ("default/pod/etcd-edge-1", c.UPDATE, "default/etcd-edge-1"),  # only creation is special
+        ("default/pod/etcd-edge-1", c.DELETE, "default/etcd-edge-1"),
+        ("default/podpatch/etcd-edge-1", c.INSERT, "default/etcd-edge-1"),  # only the pod itself
+    ],
+)
+def test_mirror_pod_names_are_exact(resource: str, operation: str, what: str) -> None:
+    assert allow(resource, operation=operation) == "pod %s is not bound to node edge-1" % what

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -40,6 +38,7 @@ REMOTE_TIMEOUT = 30.0
 #: status patches in flight at once
 STATUS_PARALLEL = 16
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder(order="sorted").encode
 
 
 @dataclass(slots=True)
@@ -65,7 +64,7 @@ def _content(msg: Message) -> Any:
     if type(content) is msgspec.Raw:
         return _decode(content)
     if isinstance(content, bytes | str) and content[:1] in ("{", b"{"):
-        return json.loads(content)
+        return _decode(content)
     return content
 
 
@@ -110,16 +109,14 @@ class Edged(Module):
         try:
             s = self.settings
             host, _, port = s.cloud_host.rpartition(":")
-            self.facts = await asyncio.to_thread(
-                functools.partial(
-                    nodeinfo.host_facts,
-                    node_ip=s.node_ip,
-                    cloud_host=host.strip("[]"),
-                    cloud_port=int(port) if port.isdigit() else 10000,
-                    storage_dir=s.root_dir,
-                    max_pods=s.max_pods,
-                    hostname=s.node,
-                )
+            # a few /proc and /etc reads: done inline, a worker thread would cost more memory than it saves
+            self.facts = nodeinfo.host_facts(
+                node_ip=s.node_ip,
+                cloud_host=host.strip("[]"),
+                cloud_port=int(port) if port.isdigit() else 10000,
+                storage_dir=s.root_dir,
+                max_pods=s.max_pods,
+                hostname=s.node,
             )
             self.manager.host_ip = self.facts.node_ip
             await self._start_runtime()
@@ -282,7 +279,7 @@ class Edged(Module):
 
     async def _send_status(self, namespace: str, name: str, uid: str, status: dict[str, Any]) -> None:
         body: dict[str, Any] = {"metadata": {"uid": uid}, "status": status} if uid else {"status": status}
-        patch = json.dumps(body, separators=(",", ":"))
+        patch = _encode(body).decode()
         try:
             await self.request(c.PATCH, "%s/%s/%s" % (namespace, c.PODPATCH, name), patch)
         except (RuntimeError, TimeoutError, Exception) as e:
@@ -376,10 +373,9 @@ class Edged(Module):
                     next_status = now + s.status_update
                     conditions = self._conditions(self._last_conditions)
                     # only a changed status, or one per report period, goes up (lastHeartbeatTime aside)
-                    key = json.dumps(
-                        [{k: v for k, v in cnd.items() if k != "lastHeartbeatTime"} for cnd in conditions],
-                        sort_keys=True,
-                    )
+                    key = _encode(
+                        [{k: v for k, v in cnd.items() if k != "lastHeartbeatTime"} for cnd in conditions]
+                    ).decode()
                     if key != last_status or now - last_report >= s.status_report:
                         assert self.facts is not None
                         status = nodeinfo.node_status(

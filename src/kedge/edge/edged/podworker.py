@@ -326,6 +326,17 @@ class PodWorker:
                 v.restart_count = max(v.restart_count, v.current.attempt)
 
     async def _sync_container(self, ctr: dict[str, Any], now: float) -> None:
+        await self._sync_container_state(ctr, now)
+        v = self.views[ctr["name"]]
+        # ready when running, unless a readiness probe says otherwise (also right after a start: the
+        # status that reports Running then reports Ready in the same update)
+        if v.current is not None and v.current.state == RUNNING:
+            name = ctr["name"]
+            v.ready = self.ready.get(name, not any(p.kind == "readiness" for p in self.probes[name]))
+        else:
+            v.ready = False
+
+    async def _sync_container_state(self, ctr: dict[str, Any], now: float) -> None:
         name = ctr["name"]
         v = self.views[name]
         cur = v.current
@@ -334,9 +345,7 @@ class PodWorker:
             return
         if cur.state == RUNNING:
             v.waiting_reason = v.waiting_message = ""
-            v.ready = self.ready.get(name, not any(p.kind == "readiness" for p in self.probes[name]))
             return
-        v.ready = False
         if cur.state != EXITED:  # created but not started (a start that failed half-way): start again
             await self._start(ctr, v, cur.attempt + 1)
             return
