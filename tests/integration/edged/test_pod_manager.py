@@ -235,3 +235,43 @@ async def test_a_restarted_manager_adopts_running_containers(h: Harness):
     assert h.container("steady")["containerID"] == before
     assert h.container("steady")["restartCount"] == 0
     assert not [s for s in await h.runtime.list_sandboxes() if s.uid == gone["metadata"]["uid"]]
+
+
+async def test_init_containers_run_in_order_before_the_main_container(h: Harness):
+    mark = h.tmp / "init-order"
+    p = pod("inited", "cat %s > %s.main; sleep 1000" % (mark, mark))
+    p["spec"]["initContainers"] = [
+        {"name": "one", "image": "busybox", "command": ["/bin/sh", "-c", "echo one >> %s" % mark]},
+        {"name": "two", "image": "busybox", "command": ["/bin/sh", "-c", "sleep 0.3; echo two >> %s" % mark]},
+    ]
+    h.mgr.apply("insert", p)
+    h.mgr.start_polling()
+    await h.until(lambda: h.status("inited").get("phase") == "Running" and h.container("inited").get("ready"))
+    st = h.status("inited")
+    assert [s["state"]["terminated"]["reason"] for s in st["initContainerStatuses"]] == ["Completed"] * 2
+    assert {c["type"]: c["status"] for c in st["conditions"]}["Initialized"] == "True"
+    main = Path(str(mark) + ".main")
+    await h.until(lambda: main.exists() and main.read_text() == "one\ntwo\n")
+
+
+async def test_failing_init_container_fails_a_never_pod_and_backs_off_otherwise(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(podstatus, "BACKOFF_INITIAL", 0.3)
+    never = pod("init-never", "sleep 1000", restart="Never")
+    never["spec"]["initContainers"] = [
+        {"name": "bad", "image": "busybox", "command": ["/bin/sh", "-c", "exit 4"]}
+    ]
+    again = pod("init-again", "sleep 1000")
+    again["spec"]["initContainers"] = [
+        {"name": "bad", "image": "busybox", "command": ["/bin/sh", "-c", "exit 4"]}
+    ]
+    h.mgr.apply("insert", never)
+    h.mgr.apply("insert", again)
+    h.mgr.start_polling()
+    await h.until(lambda: h.status("init-never").get("phase") == "Failed")
+    assert h.container("init-never")["state"] == {"waiting": {"reason": "PodInitializing"}}
+    init = lambda name: (h.status(name).get("initContainerStatuses") or [{}])[0]  # noqa: E731
+    await h.until(lambda: init("init-again").get("restartCount", 0) >= 2, what="init restarts")
+    assert h.status("init-again")["phase"] == "Pending"
+    assert init("init-never")["state"]["terminated"]["exitCode"] == 4

@@ -1,13 +1,11 @@
 """Pod status rules (kubelet's), CrashLoopBackOff delays, quantities and pod references."""
 
-from decimal import Decimal
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kedge.edge.edged import podstatus as ps
-from kedge.edge.edged.quantity import QuantityError, bytes_of, millicores, parse_quantity
+from kedge.edge.edged.env import QuantityError, bytes_of, millicores, parse_quantity
 from kedge.edge.edged.runtime.base import CREATED, EXITED, RUNNING, ContainerInfo
 from kedge.model.podrefs import pod_references
 
@@ -169,10 +167,13 @@ def test_quantities():
     assert millicores("500m") == 500
     assert millicores("1.5") == 1500
     assert millicores("0.0001") == 1  # rounded up, as Kubernetes does
-    assert parse_quantity("1e3") == Decimal(1000)
-    for bad in ("", "abc", "-1", "1Qi", True, None, "inf"):
+    assert parse_quantity("1e3") == 1000
+    for bad in ("", "abc", "1Qi", True, None, "inf"):
         with pytest.raises(QuantityError):
             parse_quantity(bad)
+    for negative in ("-1", "-64Mi"):  # a limit cannot be negative
+        with pytest.raises(QuantityError, match="must not be negative"):
+            bytes_of(negative)
 
 
 @given(st.integers(min_value=0, max_value=2**40))
@@ -222,3 +223,32 @@ def test_pod_references_cover_volumes_env_and_pull_secrets():
     }
     assert pod_references({"spec": "nope"}) == set()
     assert pod_references({}) == set()
+
+
+def test_init_containers_keep_the_pod_pending_until_done():
+    p = pod()
+    init = ps.ContainerView("setup", "x", current=info(RUNNING, cid="i1"))
+    main = view(waiting_reason="PodInitializing")
+    st_ = ps.pod_status(p, [main], sandbox_ready=True, pod_ip="", host_ip="h", now=T0, init_views=[init],
+                        initialized=False)  # fmt: skip
+    assert st_["phase"] == "Pending"
+    cond = {c["type"]: c for c in st_["conditions"]}["Initialized"]
+    assert cond["status"] == "False" and cond["reason"] == "ContainersNotInitialized"
+    assert cond["message"] == "containers with incomplete status: [setup]"
+    assert st_["initContainerStatuses"][0]["state"]["running"]
+    assert st_["containerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+
+    done = ps.ContainerView("setup", "x", current=info(EXITED, cid="i1"))
+    st_ = ps.pod_status(p, [view(info(RUNNING), ready=True)], sandbox_ready=True, pod_ip="", host_ip="h",
+                        now=T0, init_views=[done], initialized=True, previous=st_)  # fmt: skip
+    assert st_["phase"] == "Running" and st_["initContainerStatuses"][0]["ready"]
+    assert {c["type"]: c["status"] for c in st_["conditions"]}["Initialized"] == "True"
+
+
+def test_a_failed_init_container_with_restart_never_fails_the_pod():
+    failed = ps.ContainerView("setup", "x", current=info(EXITED, exit_code=2, cid="i1"))
+    st_ = ps.pod_status(pod("Never"), [view()], sandbox_ready=True, pod_ip="", host_ip="h", now=T0,
+                        init_views=[failed], initialized=False, init_failed=True)  # fmt: skip
+    assert st_["phase"] == "Failed"
+    assert st_["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
+    assert not st_["initContainerStatuses"][0]["ready"]

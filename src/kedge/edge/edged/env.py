@@ -134,6 +134,23 @@ def parse_quantity(value: object) -> Fraction:
     return Fraction(number) * scale
 
 
+def _non_negative(value: object) -> Fraction:
+    q = parse_quantity(value)
+    if q < 0:
+        raise QuantityError("quantity %r must not be negative" % (value,))
+    return q
+
+
+def bytes_of(value: object) -> int:
+    """A memory quantity in whole bytes, rounded up (limits for the runtime)."""
+    return math.ceil(_non_negative(value))
+
+
+def millicores(value: object) -> int:
+    """A CPU quantity in whole millicores, rounded up (as Kubernetes does for "0.0001")."""
+    return math.ceil(_non_negative(value) * 1000)
+
+
 # -- ConfigMap / Secret contents ----------------------------------------------------------------------
 
 

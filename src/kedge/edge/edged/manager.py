@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: the PLEG relist period (kubelet: 1 s)
 RELIST = 1.0
+#: pods started at once (sandbox + containers): more only makes the runtime slower for each of them
+START_SLOTS = 4
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 
 Lookup = Callable[[str, str, str], dict[str, Any] | None]
@@ -56,6 +58,7 @@ class PodManager:
         self.wall = wall
         self.max_pods = max_pods
         self.workers: dict[str, PodWorker] = {}
+        self.start_slots = asyncio.Semaphore(START_SLOTS)
         self._refs: dict[str, frozenset[tuple[str, str]]] = {}
         self._poller: asyncio.Task | None = None
 
@@ -92,7 +95,7 @@ class PodManager:
         w = PodWorker(self, pod)
         if len(self.workers) >= self.max_pods:
             w.pod_error = ("OutOfpods", "Node didn't have enough resource: pods (maxPods %d)" % self.max_pods)
-            w._report([])
+            w._report()
             return
         self.workers[uid] = w
         w.task = asyncio.get_running_loop().create_task(w.run(), name="pod-%s" % meta.get("name"))

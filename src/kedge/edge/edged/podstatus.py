@@ -179,24 +179,40 @@ def pod_status(
     previous: dict[str, Any] | None = None,
     reason: str = "",
     message: str = "",
+    init_views: list[ContainerView] | tuple[()] = (),
+    initialized: bool = True,
+    init_failed: bool = False,
 ) -> dict[str, Any]:
-    """The pod's status object. `reason`/`message` set a pod-level failure (then the phase is Failed)."""
+    """The pod's status object. `reason`/`message` set a pod-level failure (then the phase is Failed);
+    while init containers run the pod is Pending and not Initialized, and a failed one with
+    restartPolicy Never fails the pod."""
     spec = pod.get("spec") or {}
     previous = previous or {}
     prev_conds = {cnd.get("type"): cnd for cnd in previous.get("conditions") or () if isinstance(cnd, dict)}
     statuses = [container_status(v) for v in views]
-    phase = FAILED if reason else pod_phase(spec.get("restartPolicy") or "Always", statuses)
+    init_statuses = [container_status(v) for v in init_views]
+    for st in init_statuses:  # an init container is ready once it has completed
+        st["ready"] = st["state"].get("terminated", {}).get("exitCode") == 0
+    if reason or init_failed:
+        phase = FAILED
+    elif not initialized:
+        phase = PENDING
+    else:
+        phase = pod_phase(spec.get("restartPolicy") or "Always", statuses)
     stamp = rfc3339(now)
     all_ready = bool(statuses) and all(st["ready"] for st in statuses)
     not_ready = [st["name"] for st in statuses if not st["ready"]]
     ready_reason = "PodCompleted" if phase in (SUCCEEDED, FAILED) else "ContainersNotReady"
     conditions = [
         _condition("PodReadyToStartContainers", sandbox_ready, stamp, prev_conds),
-        _condition("Initialized", True, stamp, prev_conds),
+        _condition("Initialized", initialized, stamp, prev_conds, "ContainersNotInitialized"),
         _condition("Ready", all_ready and phase == RUNNING_PHASE, stamp, prev_conds, ready_reason),
         _condition("ContainersReady", all_ready, stamp, prev_conds, ready_reason),
         _condition("PodScheduled", True, stamp, prev_conds),
     ]
+    if not initialized:
+        pending = [st["name"] for st in init_statuses if not st["ready"]]
+        conditions[1]["message"] = "containers with incomplete status: [%s]" % " ".join(pending)
     for cond in conditions[2:4]:
         if cond["status"] == "False" and not_ready and ready_reason == "ContainersNotReady":
             cond["message"] = "containers with unready status: [%s]" % " ".join(not_ready)
@@ -207,6 +223,7 @@ def pod_status(
         "hostIPs": [{"ip": host_ip}] if host_ip else [],
         "startTime": previous.get("startTime") or stamp,
         "containerStatuses": statuses,
+        **({"initContainerStatuses": init_statuses} if init_statuses else {}),
         "qosClass": qos_class(pod),
     }
     if pod_ip:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kedge.edge.edged import podstatus
-from kedge.edge.edged.env import ConfigError, resolve_env
-from kedge.edge.edged.quantity import QuantityError, bytes_of, millicores
+from kedge.edge.edged.env import ConfigError, QuantityError, bytes_of, millicores, resolve_env
 from kedge.edge.edged.runtime.base import (
     EXITED,
     LABEL_CONTAINER_NAME,
@@ -53,19 +52,24 @@ def check_spec(pod: dict[str, Any]) -> None:
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise SpecError("spec.containers must be a non-empty list")
-    seen = set()
-    for i, ctr in enumerate(containers):
-        if not isinstance(ctr, dict) or not isinstance(ctr.get("name"), str) or not ctr["name"]:
-            raise SpecError("spec.containers[%d].name is required" % i)
-        if ctr["name"] in seen:
-            raise SpecError("spec.containers[%d].name %r is a duplicate" % (i, ctr["name"]))
-        seen.add(ctr["name"])
-        if not isinstance(ctr.get("image"), str) or not ctr["image"]:
-            raise SpecError("spec.containers[%d].image is required" % i)
-        for field in ("command", "args"):
-            val = ctr.get(field)
-            if val is not None and not (isinstance(val, list) and all(isinstance(x, str) for x in val)):
-                raise SpecError("spec.containers[%d].%s must be a list of strings" % (i, field))
+    init = spec.get("initContainers")
+    if init is not None and not isinstance(init, list):
+        raise SpecError("spec.initContainers must be a list")
+    seen: set[str] = set()
+    for field, items in (("initContainers", init or []), ("containers", containers)):
+        for i, ctr in enumerate(items):
+            where = "spec.%s[%d]" % (field, i)
+            if not isinstance(ctr, dict) or not isinstance(ctr.get("name"), str) or not ctr["name"]:
+                raise SpecError("%s.name is required" % where)
+            if ctr["name"] in seen:  # names are unique across init and regular containers
+                raise SpecError("%s.name %r is a duplicate" % (where, ctr["name"]))
+            seen.add(ctr["name"])
+            if not isinstance(ctr.get("image"), str) or not ctr["image"]:
+                raise SpecError("%s.image is required" % where)
+            for key in ("command", "args"):
+                val = ctr.get(key)
+                if val is not None and not (isinstance(val, list) and all(isinstance(x, str) for x in val)):
+                    raise SpecError("%s.%s must be a list of strings" % (where, key))
     policy = spec.get("restartPolicy", "Always")
     if policy not in ("Always", "OnFailure", "Never"):
         raise SpecError("spec.restartPolicy %r is not Always, OnFailure or Never" % (policy,))
@@ -137,6 +141,8 @@ class PodWorker:
         self.probes: dict[str, list[Probe]] = {}
         self.ready: dict[str, bool] = {}
         self.pod_error: tuple[str, str] | None = None
+        self.initialized = False  # every init container completed (or regular ones already ran)
+        self.init_failed = False
         self.status: dict[str, Any] | None = None
         self.terminating = False
         self.deleted = False  # gone from the API (a cloud delete): nothing to confirm
@@ -199,38 +205,89 @@ class PodWorker:
             check_spec(self.pod)
         except SpecError as e:
             self.pod_error = ("InvalidPodSpec", str(e))
-            self._report(views=[])
+            self._report()
             return
         self.pod_error = None
         spec = self.pod["spec"]
+        init = spec.get("initContainers") or []
         names = [c["name"] for c in spec["containers"]]
-        for ctr in spec["containers"]:
+        for ctr in (*init, *spec["containers"]):
             v = self.views.get(ctr["name"])
             if v is None:
                 v = self.views[ctr["name"]] = podstatus.ContainerView(
                     ctr["name"], ctr["image"], runtime_kind=self.mgr.runtime.kind
                 )
-                self.probes[ctr["name"]] = [
-                    p
-                    for p in (
-                        _probe("liveness", ctr.get("livenessProbe")),
-                        _probe("readiness", ctr.get("readinessProbe")),
-                    )
-                    if p
-                ]
+                self.probes[ctr["name"]] = (
+                    [
+                        p
+                        for p in (
+                            _probe("liveness", ctr.get("livenessProbe")),
+                            _probe("readiness", ctr.get("readinessProbe")),
+                        )
+                        if p
+                    ]
+                    if ctr in spec["containers"]
+                    else []
+                )
             v.image = ctr["image"]
-        if not await self._ensure_sandbox():
-            self._report([self.views[n] for n in names])
-            return
-        if not self._volumes(names):
-            self._report([self.views[n] for n in names])
-            return
-        self._refresh_views()
-        now = self.mgr.clock()
-        for ctr in spec["containers"]:
-            await self._sync_container(ctr, now)
-        await self._run_probes(now)
-        self._report([self.views[n] for n in names])
+        # A pod being started takes a start slot for its whole first sync: in a burst, pods then come up
+        # one after another instead of all finishing together at the end.
+        slot = self.mgr.start_slots if self.sandbox is None else None
+        if slot is not None:
+            await slot.acquire()
+        try:
+            if not await self._ensure_sandbox():
+                self._report()
+                return
+            if not self._volumes(names):
+                self._report()
+                return
+            self._refresh_views()
+            now = self.mgr.clock()
+            if await self._sync_init(init, names, now):
+                for ctr in spec["containers"]:
+                    await self._sync_container(ctr, now)
+                await self._run_probes(now)
+            self._report()
+        finally:
+            if slot is not None:
+                slot.release()
+
+    async def _sync_init(self, init: list[dict[str, Any]], names: list[str], now: float) -> bool:
+        """Run the init containers one after another, each to success; True once all have (kubelet
+        semantics: a failed one restarts with back-off unless restartPolicy is Never, which fails the
+        pod; regular containers found running, e.g. after an edgecore restart, mean init is done)."""
+        if self.initialized:
+            return True
+        if not init or any(self.views[n].current is not None for n in names):
+            self.initialized = True
+            return True
+        self._waiting_all(names, "PodInitializing", "")
+        for ctr in init:
+            v = self.views[ctr["name"]]
+            cur = v.current
+            if cur is None:
+                await self._start(ctr, v, 0)
+                return False
+            if cur.state == RUNNING:
+                v.waiting_reason = v.waiting_message = ""
+                return False
+            if cur.state != EXITED:
+                await self._start(ctr, v, cur.attempt + 1)
+                return False
+            if cur.exit_code == 0:
+                v.waiting_reason = v.waiting_message = ""
+                continue
+            if (self.pod["spec"].get("restartPolicy") or "Always") == "Never":
+                self.init_failed = True
+                v.waiting_reason = v.waiting_message = ""
+                return False
+            await self._restart_after_backoff(ctr, v, cur)
+            return False
+        self.initialized = True
+        for n in names:
+            self.views[n].waiting_reason = self.views[n].waiting_message = ""
+        return True
 
     # -- sandbox ---------------------------------------------------------------------------------------
 
@@ -353,13 +410,20 @@ class PodWorker:
         if policy == "Never" or (policy == "OnFailure" and cur.exit_code == 0):
             v.waiting_reason = v.waiting_message = ""
             return
+        await self._restart_after_backoff(ctr, v, cur)
+
+    async def _restart_after_backoff(
+        self, ctr: dict[str, Any], v: podstatus.ContainerView, cur: ContainerInfo
+    ) -> None:
+        """CrashLoopBackOff: restart an exited container once its back-off has passed."""
+        name = ctr["name"]
         ran = (cur.finished_at - cur.started_at) if cur.started_at else 0.0
         n = self.backoff_n.get(name, 0)
         if ran >= podstatus.BACKOFF_RESET:
             n = 0
         delay = podstatus.crash_backoff(n + 1)
-        due = cur.finished_at + delay if cur.finished_at else now
         wall = self.mgr.wall()
+        due = cur.finished_at + delay if cur.finished_at else wall
         if wall < due:
             v.waiting_reason = "CrashLoopBackOff"
             v.waiting_message = "back-off %ds restarting failed container=%s pod=%s_%s(%s)" % (
@@ -557,9 +621,17 @@ class PodWorker:
         if self.next_at is None or at < self.next_at:
             self.next_at = at
 
-    def _report(self, views: list[podstatus.ContainerView]) -> None:
+    def _report(self) -> None:
         sb = self.sandbox
         reason, message = self.pod_error or ("", "")
+        spec = self.pod.get("spec")
+        views: list[podstatus.ContainerView] = []
+        init_views: list[podstatus.ContainerView] = []
+        if self.pod_error is None and isinstance(spec, dict):
+            views = [self.views[c["name"]] for c in spec["containers"] if c["name"] in self.views]
+            init_views = [
+                self.views[c["name"]] for c in spec.get("initContainers") or () if c["name"] in self.views
+            ]
         status = podstatus.pod_status(
             self.pod,
             views,
@@ -570,6 +642,9 @@ class PodWorker:
             previous=self.status,
             reason=reason,
             message=message,
+            init_views=init_views,
+            initialized=self.initialized or not init_views,
+            init_failed=self.init_failed,
         )
         if status != self.status:
             self.status = status
