@@ -7,6 +7,7 @@ PY=.venv/bin/python
 bash ci/lint.sh
 if [ "${KEDGE_REQUIRE_SYSTEM:-}" = "1" ]; then
     bash ci/containerd.sh install  # containerd, runc, CNI plugins, busybox-static (Debian)
+    bash ci/mosquitto.sh install   # the external MQTT broker (Debian)
 fi
 echo "== kedge tests: compiled core"
 $PY -m pytest -p no:cacheprovider "$@"
