@@ -163,6 +163,24 @@ def make_edged(cfg: EdgeCoreConfig, store: MetaStore):
     return Edged(settings, make_manager, restore_source)
 
 
+def make_devicetwin(cfg: EdgeCoreConfig, store: MetaStore, runtime: Runtime):
+    """DeviceTwin on its tables in the edge database; the devices and models MetaManager holds are read
+    at its start. Returns the TwinStore (to close)."""
+    from kedge.edge.devicetwin.module import DeviceTwin
+    from kedge.edge.devicetwin.store import TwinStore
+
+    twin_store = TwinStore(cfg.database.data_source)
+
+    def cloud_objects() -> tuple[list[bytes], list[bytes]]:
+        return (
+            [v for _, _, v, _ in store.query_type("device")],
+            [v for _, _, v, _ in store.query_type("devicemodel")],
+        )
+
+    runtime.register(DeviceTwin(twin_store, node_name(cfg), cloud_objects))
+    return twin_store
+
+
 async def _trim_memory(first: float = 10.0, every: float = 300.0) -> None:
     """Return start-up (and burst) garbage to the system: the edge's budget is resident memory."""
     await asyncio.sleep(first)
@@ -194,10 +212,14 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
         outbox=outbox,
     )
     runtime = Runtime(ctx)
+    closers: list = []
     runtime.register(EdgeHubModule(hub))
     runtime.register(MetaManager(store))
     if cfg.modules.edged.enable:
         runtime.register(make_edged(cfg, store))
+    if cfg.modules.device_twin.enable:
+        twin_store = make_devicetwin(cfg, store, runtime)
+        closers.append(twin_store.close)
     tasks = []
     if eh.rotate_certificates:
         tasks.append(
@@ -212,6 +234,11 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     finally:
         for t in tasks:
             t.cancel()
+        for close in reversed(closers):
+            try:
+                close()
+            except Exception as e:
+                log.warning("closing %s: %s", close, e)
         try:
             outbox.close()
         finally:

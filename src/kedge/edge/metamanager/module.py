@@ -39,8 +39,9 @@ __all__ = ["BATCH", "MetaManager"]
 #: messages taken from the inbox per commit
 BATCH = 256
 _WRITES = frozenset((c.INSERT, c.UPDATE, c.PATCH))
-#: cloud objects Edged acts on
+#: cloud objects Edged acts on, and those DeviceTwin does (a node's devices and their models)
 _TO_EDGED = frozenset((c.POD, c.CONFIGMAP, c.SECRET, c.NODE))
+_TO_TWIN = frozenset((c.DEVICE, c.DEVICEMODEL))
 #: types a query may fetch from the cloud when not held locally (KubeEdge's remote query types)
 _REMOTE_QUERY = frozenset((c.CONFIGMAP, c.SECRET, c.SERVICEACCOUNTTOKEN))
 #: seconds to wait for the cloud's answer to a remote request
@@ -134,14 +135,24 @@ class MetaManager(Module):
             replies.append(new_response(msg, c.ACK_OK))
         for reply in replies:
             await self._to_hub(ctx, reply)
-        if persisted and ctx.router.has_module(c.EDGED):
-            for msg in persisted:
-                parts = msg.route.resource.split("/", 2)
-                if len(parts) == 3 and parts[1] in _TO_EDGED:
-                    try:
-                        ctx.send_nowait(c.EDGED, msg)
-                    except Exception as e:  # a full inbox: edged resyncs from the store at its next start
-                        log.warning("cannot forward %s to edged: %s", msg.route.resource, e)
+        if persisted:
+            await self._forward(ctx, persisted)
+
+    @staticmethod
+    async def _forward(ctx: Context, persisted: list[Message]) -> None:
+        edged, twin = ctx.router.has_module(c.EDGED), ctx.router.has_module(c.TWIN)
+        for msg in persisted:
+            parts = msg.route.resource.split("/", 2)
+            if len(parts) != 3:
+                continue
+            if edged and parts[1] in _TO_EDGED:
+                try:
+                    ctx.send_nowait(c.EDGED, msg)
+                except Exception as e:  # a full inbox: edged resyncs from the store at its next start
+                    log.warning("cannot forward %s to edged: %s", msg.route.resource, e)
+            elif twin and parts[1] in _TO_TWIN:
+                # waits for room: a device change must not be lost (it is acked already)
+                await ctx.send(c.TWIN, msg)
 
     # -- edged's requests ----------------------------------------------------------------------------
 
