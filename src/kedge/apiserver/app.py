@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from kedge.apiserver import discovery, openapi, selectors, tables
+from kedge.apiserver import conversion, discovery, openapi, selectors, tables
 from kedge.apiserver.errors import ApiError
 from kedge.apiserver.patch import apply_patch
 from kedge.apiserver.registry import Registry, ResourceInfo
@@ -229,6 +229,14 @@ class Api:
         info = t.info
         opts = list_options(info, params)
         items, revision, cont, remaining = self.rest.list_objects(t, opts)
+        # Stored bytes go out as they are unless the request's version is not the stored one.
+        converted = (
+            [conversion.to_request_version(info, s.obj) for s in items] if conversion.needed(info) else None
+        )
+
+        def objects() -> list[dict[str, Any]]:
+            return converted if converted is not None else [s.obj for s in items]
+
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if cont:
             meta["continue"] = cont
@@ -237,7 +245,7 @@ class Api:
         if accept.as_ == "Table":
             table = tables.to_table(
                 info,
-                [s.obj for s in items],
+                objects(),
                 now=self._now(),
                 include_object=params.get("includeObject") or "Metadata",
                 list_meta=meta,
@@ -250,7 +258,7 @@ class Api:
                     "kind": "PartialObjectMetadataList",
                     "apiVersion": "meta.k8s.io/" + accept.version,
                     "metadata": meta,
-                    "items": [_partial(s.obj, accept.version) for s in items],
+                    "items": [_partial(obj, accept.version) for obj in objects()],
                 }
             )
         head = b'{"kind":"%s","apiVersion":"%s","metadata":%s,"items":[' % (
@@ -258,16 +266,18 @@ class Api:
             info.api_version.encode(),
             _encode(meta),
         )
-        return web.Response(body=head + b",".join(s.data for s in items) + b"]}", content_type=JSON_TYPE)
+        datas = [_encode(obj) for obj in converted] if converted is not None else [s.data for s in items]
+        return web.Response(body=head + b",".join(datas) + b"]}", content_type=JSON_TYPE)
 
     def _object(self, stored: Stored, info: ResourceInfo, accept: Accept) -> web.Response:
+        if not accept.as_ and not conversion.needed(info):
+            return web.Response(body=stored.data, content_type=JSON_TYPE)
+        obj = conversion.to_request_version(info, stored.obj)
         if accept.as_ == "Table":
-            return self._json(
-                tables.to_table(info, [stored.obj], now=self._now(), table_version=accept.version)
-            )
+            return self._json(tables.to_table(info, [obj], now=self._now(), table_version=accept.version))
         if accept.as_ == "PartialObjectMetadata":
-            return self._json(_partial(stored.obj, accept.version))
-        return web.Response(body=stored.data, content_type=JSON_TYPE)
+            return self._json(_partial(obj, accept.version))
+        return self._json(obj)
 
     def _written(self, result: WriteResult, info: ResourceInfo) -> web.Response:
         resp = self._json(result.obj, status=result.status)
@@ -371,6 +381,22 @@ class Api:
         return resp
 
     def _watch_encoder(self, info: ResourceInfo, accept: Accept, params: Any) -> Any:
+        encoder = self._representation_encoder(info, accept, params)
+        if not conversion.needed(info):
+            return encoder
+
+        def converted_line(type_: str, data: bytes, obj: dict[str, Any] | None) -> bytes:
+            try:
+                out = conversion.to_request_version(
+                    info, obj if obj is not None else msgspec.json.decode(data)
+                )
+            except ApiError as e:  # a watch reports it as an event; the commit that published it goes on
+                return error_line(e.status())
+            return encoder(type_, b"", out) if encoder is not None else event_line(type_, _encode(out))
+
+        return converted_line
+
+    def _representation_encoder(self, info: ResourceInfo, accept: Accept, params: Any) -> Any:
         if accept.as_ == "Table":
             first = [True]
             include = params.get("includeObject") or "Metadata"

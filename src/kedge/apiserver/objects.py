@@ -123,6 +123,14 @@ def prepare_update(
     return new
 
 
+def set_generation(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """generation as prepare_update sets it, judged again on the stored forms of a converted object (a
+    conversion moves fields into or out of spec, e.g. a v1alpha2 Device's desired values)."""
+    gen = old["metadata"].get("generation")
+    if gen is not None:
+        new["metadata"]["generation"] = gen + 1 if _spec_changed(old, new) else gen
+
+
 def _spec_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
     for key in set(old) | set(new):
         if key not in ("metadata", "status", "apiVersion", "kind") and old.get(key) != new.get(key):

@@ -2,6 +2,9 @@
 
 Each write runs synchronously on the event loop from read to commit (storage is synchronous), so a
 read-modify-write such as a patch cannot interleave with another write: no retry loop is needed.
+A write works at the version its request names (defaults, pruning, validation, patches, managedFields)
+and converts to the storage version just before admission and the commit; the object it returns is at
+the request's version again.
 """
 
 import copy
@@ -13,8 +16,8 @@ from typing import Any
 
 import msgspec
 
+from kedge.apiserver import admission, conversion, objects, schema, selectors, smp_meta, validation
 from kedge.apiserver import apply as ssa
-from kedge.apiserver import objects, schema, selectors, smp_meta, validation
 from kedge.apiserver.errors import ApiError
 from kedge.apiserver.patch import apply_patch
 from kedge.apiserver.registry import Registry, ResourceInfo
@@ -214,14 +217,16 @@ class Rest:
                 api_version=info.api_version,
                 meta=self._patch_meta(info),
             )
+        new = conversion.to_storage_version(info, obj)
+        admission.admit(info, new, None, self._lookup, request_obj=obj)
         if dry_run(params):
             if self.storage.get(info.storage_key, t.namespace, name) is not None:
                 raise ApiError.already_exists(info.plural, name, info.group)
             return WriteResult(obj, 201, warnings)
-        stored = self.storage.create(info.storage_key, t.namespace, name, obj, now=now)
+        stored = self.storage.create(info.storage_key, t.namespace, name, new, now=now)
         if info.kind == "CustomResourceDefinition" and self.on_crd is not None:
             self.on_crd(name, stored.obj)
-        return WriteResult(stored.obj, 201, warnings)
+        return WriteResult(conversion.to_request_version(info, stored.obj), 201, warnings)
 
     # -- update and patch ---------------------------------------------------------------------
 
@@ -257,7 +262,9 @@ class Rest:
         if media == APPLY_PATCH:
             if not isinstance(body, dict):
                 raise ApiError.bad_request("the apply patch body must be an object")
-            live = copy.deepcopy(stored.obj) if stored is not None else None
+            live = (
+                copy.deepcopy(conversion.to_request_version(info, stored.obj)) if stored is not None else None
+            )
             if stored is None and t.subresource:
                 raise ApiError.not_found(info.plural, t.name, info.group)
             patched = ssa.server_side_apply(
@@ -285,7 +292,11 @@ class Rest:
         if stored is None:
             raise ApiError.not_found(info.plural, t.name, info.group)
         patched = apply_patch(
-            copy.deepcopy(stored.obj), media, body, group=info.group, kind=info.kind if not info.crd else ""
+            copy.deepcopy(conversion.to_request_version(info, stored.obj)),
+            media,
+            body,
+            group=info.group,
+            kind=info.kind if not info.crd else "",
         )
         rv = (patched.get("metadata") or {}).get("resourceVersion")
         if rv and rv != stored.obj["metadata"].get("resourceVersion"):
@@ -304,7 +315,8 @@ class Rest:
         managed: bool = False,
     ) -> WriteResult:
         info = t.info
-        old = stored.obj
+        stored_old = stored.obj
+        old = conversion.to_request_version(info, stored_old)
         warnings = self._default_and_prune(info, new, params)
         new = objects.prepare_update(info, old, new, subresource=t.subresource)
         self._validate(info, new, old)
@@ -322,22 +334,31 @@ class Rest:
             )
         if info.kind == "CustomResourceDefinition" and not t.subresource:
             self._prepare_crd(new, old)
-        if objects.same_content(old, new):
+        target = conversion.to_storage_version(info, new)
+        if target is not new:
+            objects.set_generation(stored_old, target)
+        if not t.subresource:
+            admission.admit(info, target, stored_old, self._lookup, request_obj=new)
+        if objects.same_content(stored_old, target):
             return WriteResult(old, 200, warnings)
         if dry_run(params):
-            return WriteResult(new, 200, warnings)
-        meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not _pending_graceful(info, new):
+            return WriteResult(conversion.to_request_version(info, target), 200, warnings)
+        meta = target["metadata"]
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and not _pending_graceful(info, target)
+        ):
             # The last finalizer is gone from an object being deleted: it goes now.
             deleted = self.storage.delete(info.storage_key, t.namespace, t.name, now=now)
             self._after_delete(info, t.namespace, deleted.obj)
-            return WriteResult(deleted.obj, 200, warnings)
+            return WriteResult(conversion.to_request_version(info, deleted.obj), 200, warnings)
         written = self.storage.update(
-            info.storage_key, t.namespace, t.name, new, expect_rev=expect_rev, now=now
+            info.storage_key, t.namespace, t.name, target, expect_rev=expect_rev, now=now
         )
         if info.kind == "CustomResourceDefinition" and self.on_crd is not None:
             self.on_crd(t.name, written.obj)
-        return WriteResult(written.obj, 200, warnings)
+        return WriteResult(conversion.to_request_version(info, written.obj), 200, warnings)
 
     def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> WriteResult:
         """Assign a pod to a node: the pods/binding subresource, also used by the scheduler."""
@@ -376,6 +397,11 @@ class Rest:
     # -- delete -------------------------------------------------------------------------------
 
     def delete(self, t: Target, options: dict[str, Any], params: Mapping[str, Any]) -> WriteResult:
+        result = self._delete(t, options, params)
+        result.obj = conversion.to_request_version(t.info, result.obj)
+        return result
+
+    def _delete(self, t: Target, options: dict[str, Any], params: Mapping[str, Any]) -> WriteResult:
         info = t.info
         if t.subresource:
             raise ApiError.method_not_allowed(
@@ -510,6 +536,10 @@ class Rest:
                     yield info, stored
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _lookup(self, storage_key: str, namespace: str, name: str) -> dict[str, Any] | None:
+        stored = self.storage.get(storage_key, namespace, name)
+        return stored.obj if stored is not None else None
 
     def _expect_rev(self, rv: Any, t: Target) -> int:
         try:

@@ -58,6 +58,7 @@ def test_index_lists_every_group_version_with_its_hash(reg: Registry) -> None:
         "apis/coordination.k8s.io/v1",
         "apis/apiextensions.k8s.io/v1",
         "apis/devices.kubeedge.io/v1beta1",
+        "apis/devices.kubeedge.io/v1alpha2",
         "apis/rules.kubeedge.io/v1",
     ]
     body, digest = openapi.v3_document_bytes(reg, "apps", "v1")

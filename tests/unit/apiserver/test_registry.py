@@ -384,9 +384,10 @@ def test_crd_files_are_valid(path: Path) -> None:
     assert validate_crd(crd) == []
     assert [v["name"] for v in crd["spec"]["versions"] if v["storage"]] != []
     infos = builtin.new_registry().add_crd(copy.deepcopy(crd))
-    assert len(infos) == 1
-    assert infos[0].printer_columns[-1].name == "Age"
-    _assert_described(crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"], "spec")
+    assert len(infos) == len([v for v in crd["spec"]["versions"] if v["served"]])
+    assert all(info.printer_columns[-1].name == "Age" for info in infos)
+    for version in crd["spec"]["versions"]:
+        _assert_described(version["schema"]["openAPIV3Schema"]["properties"]["spec"], "spec")
 
 
 def _assert_described(schema: dict[str, Any], path: str) -> None:
