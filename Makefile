@@ -14,7 +14,7 @@ $(PY):
 
 # Re-install when the build inputs change (the .pyx twins are compiled by setup.py).
 $(STAMP): $(PY) pyproject.toml setup.py $(wildcard src/kedge/_core/*.pyx)
-	$(PIP) install -e '.[cloud,edge,test]'
+	$(PIP) install -e '.[cloud,edge,mapper,test]'
 	$(PY) -c "import kedge._core.router as r, sys; sys.exit(0 if r.COMPILED else 'compiled core did not load')"
 	touch $@
 

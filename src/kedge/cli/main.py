@@ -114,6 +114,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run(beehive_demo(args.messages))
 
 
+def _cmd_mapper(args: argparse.Namespace) -> int:
+    from kedge.mapper.app import main as mapper_main
+
+    return mapper_main(
+        args.kind, config=args.config, node=args.node, broker=args.broker, log_level=args.log_level
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kedge", description="KubeEdge rebuilt in Python")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
@@ -144,6 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=_cmd_apiserver)
 
     join.add_parsers(sub)  # gettoken, join, reset
+
+    mp = sub.add_parser(
+        "mapper",
+        help="run a device mapper next to edgecore (virtual counter or Modbus TCP)",
+        description="Serve the node's devices of one protocol over the edge's MQTT broker: report their "
+        "properties as twins and apply the desired values the cloud sets.",
+    )
+    mp.add_argument(
+        "kind",
+        choices=("counter", "modbus"),
+        help="counter: KubeEdge's virtual counter demo; modbus: Modbus TCP devices",
+    )
+    mp.add_argument("--config", help="mapper YAML (node, broker, protocol, tls, username, password)")
+    mp.add_argument("--node", help="edge node whose devices to serve (overrides node: in --config)")
+    mp.add_argument("--broker", help="MQTT broker URL, default tcp://127.0.0.1:1884 (overrides --config)")
+    mp.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="logging level")
+    mp.set_defaults(func=_cmd_mapper)
 
     dp = sub.add_parser("demo", help="run the demo")
     dp.add_argument(
