@@ -110,9 +110,26 @@ async def start_cloudcore(
             kube_ops = KubeOps(api)
             downstream = Downstream(kube_ops, hub)
             # without it the hub resyncs nobody: an edge would keep objects deleted while it was away
-            hub.sync_source = downstream.sync_source
+            hub.add_sync_source(downstream.sync_source)
             runtime.register(EdgeControllerModule(Upstream(kube_ops, hub, downstream)))
             tasks.append(asyncio.create_task(downstream.run(), name="edgecontroller-informers"))
+        if cfg.modules.device_controller.enable:
+            from kedge.cloud.devicecontroller.downstream import DeviceDownstream
+            from kedge.cloud.devicecontroller.module import DeviceControllerModule
+
+            dc = cfg.modules.device_controller
+            kube_ops = KubeOps(api)
+            devices = DeviceDownstream(kube_ops, hub)
+            hub.add_sync_source(devices.sync_source)
+            runtime.register(
+                DeviceControllerModule(
+                    kube_ops,
+                    devices,
+                    interval=dc.status_update_interval,
+                    concurrency=dc.status_write_concurrency,
+                )
+            )
+            tasks.append(asyncio.create_task(devices.run(), name="devicecontroller-informers"))
         tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name="beehive"))
 
         ports: dict[str, int] = {}

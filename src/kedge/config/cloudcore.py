@@ -9,7 +9,7 @@ Differences, all deliberate:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -206,6 +206,10 @@ class DeviceControllerLoad(Section, kw_only=True):
 
 class DeviceController(Section, kw_only=True):
     enable: bool = True
+    # kedge: at most one Device status write per device per this many seconds (latest report wins)
+    status_update_interval: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    # kedge: Device status writes in flight at once
+    status_write_concurrency: Positive = 16
     buffer: DeviceControllerBuffer = msgspec.field(default_factory=DeviceControllerBuffer)
     load: DeviceControllerLoad = msgspec.field(default_factory=DeviceControllerLoad)
 

@@ -22,6 +22,8 @@ from kedge.k8s.informer import ListFunc
 
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
+DEVICES_GROUP = "devices.kubeedge.io"
+DEVICES_VERSION = "v1beta1"
 #: (connect, read) seconds for one call; the API server answers writes well within this.
 REQUEST_TIMEOUT = (10, 30)
 
@@ -90,6 +92,7 @@ class KubeOps:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.coordination = client.CoordinationV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
 
     # -- informers ---------------------------------------------------------------------------------
 
@@ -106,6 +109,34 @@ class KubeOps:
             return funcs[kind]
         except KeyError:
             raise ValueError("no lister for %r; known: %s" % (kind, ", ".join(funcs))) from None
+
+    def device_lister(self, plural: str) -> ListFunc:
+        """The all-namespaces list (and watch) of devices.kubeedge.io/v1beta1 `plural` (devices,
+        devicemodels) for an Informer."""
+        if plural not in ("devices", "devicemodels"):
+            raise ValueError("no device lister for %r; known: devices, devicemodels" % plural)
+        custom = self.custom
+
+        async def list_devices(**kwargs: Any) -> Any:
+            return await custom.list_cluster_custom_object(DEVICES_GROUP, DEVICES_VERSION, plural, **kwargs)
+
+        list_devices.__name__ = "list_" + plural
+        return list_devices
+
+    # -- devices -----------------------------------------------------------------------------------
+
+    async def patch_device_status(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch of a Device's status subresource (v1beta1)."""
+        return await _call(
+            self.custom.patch_namespaced_custom_object_status,
+            DEVICES_GROUP,
+            DEVICES_VERSION,
+            namespace,
+            "devices",
+            name,
+            patch,
+            _content_type=MERGE,
+        )
 
     # -- nodes -------------------------------------------------------------------------------------
 

@@ -46,6 +46,10 @@ GROUP_DESTINATIONS = {
     c.GROUP_TWIN: c.DEVICECONTROLLER,
     c.GROUP_USER: c.ROUTER,
 }
+#: Upstream device reports and membership requests (any group: KubeEdge's edge sends them as
+#: "resource") go to the DeviceController.
+_DEVICE_RESOURCES = (c.DEVICE + "/", c.MEMBERSHIP)
+_DEVICE_DESTINATION = c.DEVICECONTROLLER
 #: Modules told when a node connects or disconnects (those that exist).
 NODE_EVENT_MODULES = (c.EDGECONTROLLER, c.DEVICECONTROLLER, c.SYNCCONTROLLER, c.ROUTER)
 CONNECTED = "connected"
@@ -151,6 +155,7 @@ class CloudHub:
         #: what changed since the cursor and delete what disappeared (the EdgeController provides it).
         #: It returns None until it has synced: an empty list means "no objects" and deletes them all.
         self.sync_source = sync_source
+        self._sources: list[Callable[[str], Iterable[tuple[str, Message]] | None]] = []
         self.nodes: dict[str, NodeState] = {}
         self.sessions: dict[str, NodeSession] = {}
         self.liveness: Liveness[str] = Liveness(self.settings.keepalive_interval)
@@ -319,6 +324,37 @@ class CloudHub:
             self.publish(node_id, msg, key, ack=True)
         return queued, len(gone)
 
+    def add_sync_source(self, source: Callable[[str], Iterable[tuple[str, Message]] | None]) -> None:
+        """Another controller's objects join `sync_source` (EdgeController's pods, DeviceController's
+        devices...): a node's current objects are all of theirs, and None while any has not synced, since
+        a resync deletes what is missing from the list."""
+        self._sources.append(source)
+        self.sync_source = self._combined_source
+
+    def _combined_source(self, node_id: str) -> list[tuple[str, Message]] | None:
+        out: list[tuple[str, Message]] = []
+        for source in self._sources:
+            current = source(node_id)
+            if current is None:
+                return None
+            out.extend(current)
+        return out
+
+    def resync_connected(self) -> int:
+        """Resync every connected node from `sync_source` (a controller calls it when it has synced);
+        nothing while some source is not synced yet. Returns the nodes resynced."""
+        source = self.sync_source
+        if source is None:
+            return 0
+        done = 0
+        for node in list(self.sessions):
+            current = source(node)
+            if current is None:
+                return done
+            self.resync(node, current)
+            done += 1
+        return done
+
     def _mark(self, sess: NodeSession) -> None:
         self._dirty.add(sess)
         if not self._flush_scheduled:
@@ -436,7 +472,10 @@ class CloudHub:
                 node,
                 reason,
             )
-        dest = GROUP_DESTINATIONS.get(r.group)
+        if r.resource.startswith(_DEVICE_RESOURCES):
+            dest: str | None = _DEVICE_DESTINATION
+        else:
+            dest = GROUP_DESTINATIONS.get(r.group)
         ctx = self.ctx
         if ctx is None or dest is None or not ctx.router.has_module(dest):
             log.debug(

@@ -145,8 +145,11 @@ class Downstream:
             len(self.locations),
             len(sessions),
         )
-        for node in sessions:
-            self.hub.resync(node, self.current(node))
+        if self.hub.sync_source is None:  # a hub of its own (tests): resync from this controller alone
+            for node in sessions:
+                self.hub.resync(node, self.current(node))
+        else:  # every controller's objects at once: a resync deletes what its list lacks
+            self.hub.resync_connected()
 
     def _publish(self, node: str, msg: Message, key: str) -> None:
         if self.ready:
