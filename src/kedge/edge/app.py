@@ -220,6 +220,10 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     if cfg.modules.device_twin.enable:
         twin_store = make_devicetwin(cfg, store, runtime)
         closers.append(twin_store.close)
+    if cfg.modules.event_bus.enable:
+        from kedge.edge.eventbus.module import make_eventbus  # MQTT only on edges that use it
+
+        runtime.register(make_eventbus(cfg.modules.event_bus, node_name(cfg)))
     tasks = []
     if eh.rotate_certificates:
         tasks.append(

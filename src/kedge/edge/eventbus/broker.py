@@ -94,12 +94,41 @@ def _kubeedge_topic(topic: object) -> bool:
     )
 
 
+def _connect_client_id(packet: bytes) -> str | None:
+    """The client id of an MQTT 3.1/3.1.1 CONNECT packet held in `packet` (None: incomplete or not one)."""
+    if not packet or packet[0] >> 4 != 1:
+        return ""  # not a CONNECT: no client id to find, gate as usual
+    i, length, shift = 1, 0, 0
+    while True:
+        if i >= len(packet) or i > 4:
+            return None
+        b = packet[i]
+        i += 1
+        length |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            break
+    name_len = int.from_bytes(packet[i : i + 2], "big")
+    pos = i + 2 + name_len + 4  # protocol name, level, flags, keepalive
+    if len(packet) < pos + 2:
+        return None
+    cid_len = int.from_bytes(packet[pos : pos + 2], "big")
+    if len(packet) < pos + 2 + cid_len:
+        return None
+    return packet[pos + 2 : pos + 2 + cid_len].decode("utf-8", "replace")
+
+
 class _KubeEdgeBroker(Broker):
     """amqtt's Broker with KubeEdge's `$hw/`/`$ke/` publishes accepted and publishers held back under load."""
 
     max_backlog = DEFAULT_MAX_BACKLOG
+    ungated: frozenset[str] = frozenset()
     _backlog_at = -1.0
     _backlog = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: set[asyncio.StreamWriter] = set()
 
     async def _handle_message_delivery(  # amqtt 0.12.1 private API, see the module docstring
         self, client_session: Any, handler: Any, wait_deliver: asyncio.Future[Any]
@@ -118,7 +147,20 @@ class _KubeEdgeBroker(Broker):
     async def stream_connected(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener_name: str
     ) -> None:
-        await self.external_connected(_GatedReader(reader, self), StreamWriterAdapter(writer), listener_name)
+        self.connections.add(writer)
+        try:
+            await self.external_connected(
+                _GatedReader(reader, self), StreamWriterAdapter(writer), listener_name
+            )
+        finally:
+            self.connections.discard(writer)
+
+    def abort_connections(self) -> None:
+        """Drop every client connection before shutdown. amqtt's shutdown cancels each client's reader
+        and waits for it to end; on Python 3.11 wait_for can swallow that cancellation when data arrives
+        at the same moment, and shutdown then hangs while the client keeps sending. A reader at EOF ends."""
+        for writer in list(self.connections):
+            writer.transport.abort()
 
     def backlog(self) -> int:
         """Messages amqtt holds for delivery: its broadcast queue plus unfinished delivery tasks. Counted
@@ -153,12 +195,38 @@ class _GatedReader(StreamReaderAdapter):
         self._left = 0  # bytes of the current packet's body not read yet
         self._length = 0
         self._shift = 0
+        self._held = b""  # a PUBLISH's first read, kept while its wait for room was cancelled
+        self._connect: bytearray | None = bytearray()  # the CONNECT packet, until its client id is known
+        self._gated = True
+
+    def _watch_connect(self, data: bytes) -> None:
+        """Read the client id from the CONNECT packet: EventBus's own publisher is never held back. It
+        publishes DeviceTwin's results, which is what drains the backlog: holding it back would wait on
+        itself (the twin subscriber stops reading while DeviceTwin waits for EventBus to publish)."""
+        buf = self._connect
+        assert buf is not None
+        buf += data
+        cid = _connect_client_id(bytes(buf))
+        if cid is None:
+            if len(buf) > 1024:  # no client id in the first KB: a malformed CONNECT, amqtt refuses it
+                self._connect = None
+            return
+        self._connect = None
+        if cid in self._broker.ungated:
+            self._gated = False
 
     async def read(self, n: int = -1) -> bytes:
-        starts_publish = self._state == _FIRST
-        data = await super().read(n)
-        if starts_publish and data and data[0] >> 4 == _PUBLISH:
+        # amqtt reads the fixed header under wait_for(keepalive) and, on timeout, just reads a new fixed
+        # header (read(1)). A publisher held back longer than its keepalive has its wait cancelled after
+        # the PUBLISH's first byte was taken from the stream: that byte is kept and returned by the next
+        # read, else amqtt would parse the rest of the packet as new packets.
+        data = self._held or await super().read(n)
+        if self._connect is not None:
+            self._watch_connect(data)
+        if self._gated and self._state == _FIRST and data and data[0] >> 4 == _PUBLISH:
+            self._held = data
             await self._broker.room()
+            self._held = b""
         self._follow(data)
         return data
 
@@ -204,13 +272,16 @@ class EmbeddedBroker:
         *,
         tls: ListenerTLS | None = None,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
+        ungated: frozenset[str] = frozenset(),
     ) -> None:
+        """`ungated`: client ids never held back (EventBus's own publisher)."""
         if max_backlog < 1:
             raise ValueError("max_backlog must be at least 1, not %r" % max_backlog)
         self.host = host
         self.port = port
         self.tls = tls
         self.max_backlog = max_backlog
+        self.ungated = ungated
         self._broker: _KubeEdgeBroker | None = None
 
     @property
@@ -236,6 +307,7 @@ class EmbeddedBroker:
         broker = _KubeEdgeBroker(config)
         check_amqtt(broker)
         broker.max_backlog = self.max_backlog
+        broker.ungated = self.ungated
         try:
             await broker.start()
         except Exception as e:  # amqtt wraps bind errors, bad certificate files... in its BrokerError
@@ -250,5 +322,6 @@ class EmbeddedBroker:
     async def stop(self) -> None:
         broker, self._broker = self._broker, None
         if broker is not None:
+            broker.abort_connections()
             await broker.shutdown()
             log.info("embedded MQTT broker on %s:%d stopped", self.host, self.port)
