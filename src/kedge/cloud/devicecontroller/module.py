@@ -148,30 +148,13 @@ class DeviceControllerModule(Module):
         task.add_done_callback(self._tasks.discard)
 
     async def _patch(self, dev_id: str, pending: Pending) -> None:
-        ns, _, name = dev_id.partition("/")
         retry = False
         try:
             sem = self._sem
             assert sem is not None
             async with sem:
-                device = self.downstream.device(ns, name)
-                if device is None:  # deleted (or not listed yet): nothing to write to
-                    self._written.pop(dev_id, None)
-                    return
-                # The informer's copy may not show our previous writes yet, and a merge patch replaces
-                # the twin list whole: what we wrote before goes in again under the new reports. Only
-                # what was written to this incarnation (uid) counts, and only once the write succeeded:
-                # a refused write must not ride along in every later one.
-                uid = device["metadata"].get("uid") or ""
-                prev_uid, prev = self._written.get(dev_id, ("", {}))
-                written = dict(prev) if prev_uid == uid else {}
-                for prop, entry in pending.twins.items():
-                    written[prop] = {**written.get(prop, {}), **entry}
-                full = Pending(written, pending.state, pending.last_online)
-                current = device.get("status") or {}
-                await self.kube.patch_device_status(ns, name, status_patch(current.get("twins"), full))
-                self._written[dev_id] = (uid, written)
-            self.stats["writes"] += 1
+                if await self._send(dev_id, pending):
+                    self.stats["writes"] += 1
         except KubeError as e:
             self.stats["write_errors"] += 1
             if e.transient:
@@ -191,3 +174,27 @@ class DeviceControllerModule(Module):
         elif dev_id in self._again:
             self._again.discard(dev_id)
             self._write(dev_id)
+
+    async def _send(self, dev_id: str, pending: Pending) -> bool:
+        """One status write; False when there is nothing to write it to or nothing to write."""
+        ns, _, name = dev_id.partition("/")
+        device = self.downstream.device(ns, name)
+        if device is None:  # deleted (or not listed yet): nothing to write to
+            self._written.pop(dev_id, None)
+            return False
+        if not pending.twins and pending.state is None and pending.last_online is None:
+            return False  # a report with nothing in it (an empty twin object)
+        # The informer's copy may not show our previous writes yet, and a merge patch replaces the twin
+        # list whole: what we wrote before goes in again under the new reports. Only what was written to
+        # this incarnation (uid) counts, and only once the write succeeded: a refused write must not ride
+        # along in every later one.
+        uid = device["metadata"].get("uid") or ""
+        prev_uid, prev = self._written.get(dev_id, ("", {}))
+        written = dict(prev) if prev_uid == uid else {}
+        for prop, entry in pending.twins.items():
+            written[prop] = {**written.get(prop, {}), **entry}
+        full = Pending(written, pending.state, pending.last_online)
+        current = device.get("status") or {}
+        await self.kube.patch_device_status(ns, name, status_patch(current.get("twins"), full))
+        self._written[dev_id] = (uid, written)
+        return True

@@ -16,7 +16,10 @@ Two changes make amqtt usable here, each the narrowest override found, both tied
    10 s (edge-measurements B.4). Each client's stream is read through `_GatedReader`, which holds back
    the next PUBLISH (never PUBACK, PINGREQ...) while `max_backlog` messages wait in amqtt's broadcast
    queue and delivery tasks (`_broadcast_queue`, `_tasks_queue`), so a flooding publisher's bytes wait in
-   its socket: TCP back-pressure to that publisher, bounded memory here.
+   its socket: TCP back-pressure to that publisher, bounded memory here. A QoS 0 PUBLISH arriving then is
+   read and dropped instead (mosquitto, too, drops what exceeds its queues): a QoS 0 flood held back would
+   keep its own PINGREQs unread until the client gives up on the broker. EventBus's own publisher is never
+   held back (`ungated`): its results are what drains the backlog.
 
 `check_amqtt()` verifies, before start, that the amqtt in use still has what these overrides call;
 a test runs it and the `$hw` delivery end to end, so an amqtt upgrade that breaks them fails the suite.
@@ -123,6 +126,7 @@ class _KubeEdgeBroker(Broker):
 
     max_backlog = DEFAULT_MAX_BACKLOG
     ungated: frozenset[str] = frozenset()
+    dropped = 0  # QoS 0 publishes dropped under overload
     _backlog_at = -1.0
     _backlog = 0
 
@@ -179,9 +183,20 @@ class _KubeEdgeBroker(Broker):
         while self.backlog() >= self.max_backlog:
             await asyncio.sleep(_BACKLOG_POLL)
 
+    def note_dropped(self) -> None:
+        """One QoS 0 publish dropped under overload (logged at the first and every 10,000th)."""
+        self.dropped += 1
+        if self.dropped % 10_000 == 1:
+            log.warning(
+                "embedded MQTT broker overloaded (%d messages waiting): dropping QoS 0 publishes (%d so far)",
+                self.backlog(),
+                self.dropped,
+            )
+
 
 _FIRST, _LENGTH, _BODY = 0, 1, 2
 _PUBLISH = 3
+_QOS_BITS = 0x06
 
 
 class _GatedReader(StreamReaderAdapter):
@@ -198,6 +213,9 @@ class _GatedReader(StreamReaderAdapter):
         self._held = b""  # a PUBLISH's first read, kept while its wait for room was cancelled
         self._connect: bytearray | None = bytearray()  # the CONNECT packet, until its client id is known
         self._gated = True
+        self._drop_left: int | None = None  # bytes of a dropped PUBLISH still to skip (-1: length unread)
+        self._drop_length = 0
+        self._drop_shift = 0
 
     def _watch_connect(self, data: bytes) -> None:
         """Read the client id from the CONNECT packet: EventBus's own publisher is never held back. It
@@ -220,15 +238,44 @@ class _GatedReader(StreamReaderAdapter):
         # header (read(1)). A publisher held back longer than its keepalive has its wait cancelled after
         # the PUBLISH's first byte was taken from the stream: that byte is kept and returned by the next
         # read, else amqtt would parse the rest of the packet as new packets.
+        if self._drop_left is not None:
+            await self._drop_rest()  # a drop cancelled half-way: finish it before the next packet
         data = self._held or await super().read(n)
         if self._connect is not None:
             self._watch_connect(data)
-        if self._gated and self._state == _FIRST and data and data[0] >> 4 == _PUBLISH:
+        broker = self._broker
+        while self._gated and self._state == _FIRST and data and data[0] >> 4 == _PUBLISH:
+            if len(data) == 1 and not data[0] & _QOS_BITS and broker.backlog() >= broker.max_backlog:
+                # QoS 0 under overload: dropped, as mosquitto drops what exceeds its queues. Holding a
+                # QoS 0 flood back instead would starve its PINGREQs behind it until its keepalive ends.
+                self._drop_left, self._drop_length, self._drop_shift = -1, 0, 0
+                await self._drop_rest()
+                broker.note_dropped()
+                data = await super().read(n)
+                continue
             self._held = data
-            await self._broker.room()
+            await broker.room()
             self._held = b""
+            break
         self._follow(data)
         return data
+
+    async def _drop_rest(self) -> None:
+        """Consume the rest of a PUBLISH whose first byte was taken (-1: its length is being read).
+        Resumable: each step's state is kept before the next read, so a cancelled read loses nothing."""
+        reader = self._reader
+        while self._drop_left == -1:
+            b = (await reader.readexactly(1))[0]
+            self._drop_length |= (b & 0x7F) << self._drop_shift
+            self._drop_shift += 7
+            if b < 0x80 or self._drop_shift >= 28:
+                self._drop_left = self._drop_length
+        while self._drop_left:
+            chunk = await reader.read(min(self._drop_left, 65536))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", self._drop_left)
+            self._drop_left -= len(chunk)
+        self._drop_left = None
 
     def _follow(self, data: bytes) -> None:
         i, n = 0, len(data)
@@ -287,6 +334,11 @@ class EmbeddedBroker:
     @property
     def running(self) -> bool:
         return self._broker is not None
+
+    @property
+    def dropped(self) -> int:
+        """QoS 0 publishes dropped under overload since start."""
+        return 0 if self._broker is None else self._broker.dropped
 
     def backlog(self) -> int:
         """Messages waiting in amqtt for delivery (0 when stopped)."""

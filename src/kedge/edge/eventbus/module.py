@@ -271,17 +271,22 @@ def _embedded_broker(cfg: EventBusConfig, url: BrokerURL, *, ungated: frozenset[
 
 def _tls_context(cfg: EventBusConfig, *, internal: bool) -> _ssl.SSLContext:
     """eventBusTLS's CA, certificate and key when enabled (KubeEdge's); else, for an ssl:// URL, the
-    system's CAs (KubeEdge skips verification there; kedge does not). The bridge's connection to its own
-    embedded broker checks the chain but not the name: the edge's certificate names the node, and the
-    broker is this process on loopback."""
+    system's CAs (KubeEdge skips verification there; kedge does not).
+
+    The bridge's connection to its own embedded broker checks the broker's certificate against the CA but
+    not its name, and presents no certificate: the broker is this process on loopback, and the edge's
+    certificate (the usual tlsMqttCertFile) is valid for client authentication only, so the embedded
+    broker's certificate must be a server certificate (serverAuth) for the bridge and mappers to accept it.
+    """
     from kedge.security.tls import client_ssl_context
 
     tls = cfg.event_bus_tls
-    if tls.enable or internal:
-        ctx = client_ssl_context(tls.tls_mqtt_ca_file, tls.tls_mqtt_cert_file, tls.tls_mqtt_private_key_file)
-        if internal:
-            ctx.check_hostname = False
+    if internal:
+        ctx = client_ssl_context(tls.tls_mqtt_ca_file)
+        ctx.check_hostname = False
         return ctx
+    if tls.enable:
+        return client_ssl_context(tls.tls_mqtt_ca_file, tls.tls_mqtt_cert_file, tls.tls_mqtt_private_key_file)
     return _ssl.create_default_context()
 
 
