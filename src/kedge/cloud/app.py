@@ -130,6 +130,14 @@ async def start_cloudcore(
                 )
             )
             tasks.append(asyncio.create_task(devices.run(), name="devicecontroller-informers"))
+        router = None
+        if cfg.modules.router.enable:
+            from kedge.cloud.router.module import Router, RouterSettings
+
+            rc = cfg.modules.router
+            router = Router(KubeOps(api), hub, RouterSettings(rc.address, rc.port, float(rc.rest_timeout)))
+            await router.start_http()
+            runtime.register(router)
         tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name="beehive"))
 
         ports: dict[str, int] = {}
@@ -144,6 +152,8 @@ async def start_cloudcore(
         )
         closers.append(listeners.close)
         ports.update(listeners.ports)
+        if router is not None:
+            ports["router"] = router.port
         if hubcfg.https.enable:
 
             async def exists(name: str) -> bool:

@@ -24,6 +24,8 @@ STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 DEVICES_GROUP = "devices.kubeedge.io"
 DEVICES_VERSION = "v1beta1"
+RULES_GROUP = "rules.kubeedge.io"
+RULES_VERSION = "v1"
 #: (connect, read) seconds for one call; the API server answers writes well within this.
 REQUEST_TIMEOUT = (10, 30)
 
@@ -115,13 +117,35 @@ class KubeOps:
         devicemodels) for an Informer."""
         if plural not in ("devices", "devicemodels"):
             raise ValueError("no device lister for %r; known: devices, devicemodels" % plural)
+        return self.custom_lister(DEVICES_GROUP, DEVICES_VERSION, plural)
+
+    def rule_lister(self, plural: str) -> ListFunc:
+        """The all-namespaces list (and watch) of rules.kubeedge.io/v1 `plural` (rules, ruleendpoints)."""
+        if plural not in ("rules", "ruleendpoints"):
+            raise ValueError("no rule lister for %r; known: rules, ruleendpoints" % plural)
+        return self.custom_lister(RULES_GROUP, RULES_VERSION, plural)
+
+    def custom_lister(self, group: str, version: str, plural: str) -> ListFunc:
         custom = self.custom
 
-        async def list_devices(**kwargs: Any) -> Any:
-            return await custom.list_cluster_custom_object(DEVICES_GROUP, DEVICES_VERSION, plural, **kwargs)
+        async def list_objects(**kwargs: Any) -> Any:
+            return await custom.list_cluster_custom_object(group, version, plural, **kwargs)
 
-        list_devices.__name__ = "list_" + plural
-        return list_devices
+        list_objects.__name__ = "list_" + plural
+        return list_objects
+
+    async def patch_rule(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """JSON merge patch of a Rule (its status counters: the CRD has no status subresource)."""
+        return await _call(
+            self.custom.patch_namespaced_custom_object,
+            RULES_GROUP,
+            RULES_VERSION,
+            namespace,
+            "rules",
+            name,
+            patch,
+            _content_type=MERGE,
+        )
 
     # -- devices -----------------------------------------------------------------------------------
 

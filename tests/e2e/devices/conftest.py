@@ -3,6 +3,7 @@ mosquitto) + mappers, with real kubectl against the cloud."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
@@ -176,10 +177,14 @@ def _edge_config(path: Path, tmp: Path, broker: Broker) -> None:
     path.write_text(yaml.safe_dump(cfg))
 
 
-@pytest.fixture(params=["internal", "external"])
-def devices(request: pytest.FixtureRequest, tmp_path: Path, procs: list[Proc]) -> Iterator[Devices]:
+@contextlib.contextmanager
+def edge_and_cloud(
+    kind: str, tmp_path: Path, procs: list[Proc], *, router_port: int | None = None
+) -> Iterator[Devices]:
+    """cloudcore (the router on `router_port` when given) and a joined edge (not started) on broker `kind`
+    ("internal": edgecore's embedded broker, "external": mosquitto)."""
     require_binary("kubectl")
-    if request.param == "external":
+    if kind == "external":
         require_binary("mosquitto")
         port = free_port()
         base = tmp_path / "mosquitto"
@@ -194,7 +199,10 @@ def devices(request: pytest.FixtureRequest, tmp_path: Path, procs: list[Proc]) -
         broker = Broker("internal", free_port())
     cloud_dir = tmp_path / "cloud"
     config = tmp_path / "cloudcore.yaml"
-    cloudcore_config(config, cloud_dir)
+    cfg = cloudcore_config(config, cloud_dir)
+    if router_port is not None:
+        cfg["modules"]["router"].update(enable=True, address="127.0.0.1", port=router_port)
+        config.write_text(yaml.safe_dump(cfg))
     d = Devices(tmp_path, procs, config, cloud_dir, tmp_path / "edge", broker)
     try:
         d.start_cloud()
@@ -214,3 +222,9 @@ def devices(request: pytest.FixtureRequest, tmp_path: Path, procs: list[Proc]) -
             if p.popen.poll() is None:
                 p.stop(timeout=30)
         broker.stop()
+
+
+@pytest.fixture(params=["internal", "external"])
+def devices(request: pytest.FixtureRequest, tmp_path: Path, procs: list[Proc]) -> Iterator[Devices]:
+    with edge_and_cloud(request.param, tmp_path, procs) as d:
+        yield d
