@@ -3,7 +3,8 @@
 They run on every create and update of the main resource, at the storage version whatever version the
 request used, and answer 422 Invalid with a cause per problem. As Kubernetes ratchets validation, an update
 is refused only for what it changes: a device property left as it was is not re-checked, so a model edited
-since never blocks unrelated writes (labels, finalizers) to its devices.
+since never blocks unrelated writes (labels, finalizers) to its devices; likewise a Rule whose endpoint was
+deleted since still takes the Router's status patches (it has no status subresource).
 """
 
 from collections.abc import Callable
@@ -11,12 +12,14 @@ from typing import Any
 
 from kedge.apiserver.errors import ApiError
 from kedge.apiserver.registry import Cause, ResourceInfo
-from kedge.model import devices
+from kedge.model import devices, rules
 
 #: (storage key, namespace, name) -> the stored object, or None
 Lookup = Callable[[str, str, str], dict[str, Any] | None]
 DEVICES = "devices.devices.kubeedge.io"
 DEVICE_MODELS = "devicemodels.devices.kubeedge.io"
+RULES = "rules.rules.kubeedge.io"
+RULE_ENDPOINTS = "ruleendpoints.rules.kubeedge.io"
 _PROPERTY = "spec.properties["
 
 
@@ -30,14 +33,37 @@ def admit(
 ) -> None:
     """Refuse (ApiError Invalid) a write of `obj` (storage version; `old` the stored one, None on create).
     request_obj: the object as the request wrote it, when at another version, to name its fields."""
-    if info.crd != DEVICES:
-        return
-    causes = _device_causes(obj, old, lookup)
-    if causes:
-        if request_obj is not None and request_obj.get("apiVersion") == devices.V1ALPHA2:
+    if info.crd == DEVICES:
+        causes = _device_causes(obj, old, lookup)
+        if causes and request_obj is not None and request_obj.get("apiVersion") == devices.V1ALPHA2:
             causes = [(_v1alpha2_field(path, obj, request_obj), r, m) for path, r, m in causes]
+    elif info.crd == RULE_ENDPOINTS:
+        causes = _ratcheted(rules.endpoint_problems, obj, old)
+    elif info.crd == RULES:
+
+        def endpoint(namespace: str, name: str) -> dict[str, Any] | None:
+            return lookup(RULE_ENDPOINTS, namespace, name)
+
+        causes = _ratcheted(lambda rule: rules.rule_problems(rule, endpoint), obj, old)
+    else:
+        return
+    if causes:
         name = (obj.get("metadata") or {}).get("name") or ""
         raise ApiError.invalid(info.kind, name, causes, info.group)
+
+
+def _ratcheted(
+    problems_of: Callable[[dict[str, Any]], list[tuple[str, str]]],
+    obj: dict[str, Any],
+    old: dict[str, Any] | None,
+) -> list[Cause]:
+    """obj's problems as causes, less those the stored object has too: an update is refused only for what it
+    breaks."""
+    problems = problems_of(obj)
+    if old is not None and problems:
+        before = set(problems_of(old))
+        problems = [p for p in problems if p not in before]
+    return [(path, "FieldValueInvalid", message) for path, message in problems]
 
 
 def _device_causes(device: dict[str, Any], old: dict[str, Any] | None, lookup: Lookup) -> list[Cause]:
