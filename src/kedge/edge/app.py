@@ -224,6 +224,10 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
         from kedge.edge.eventbus.module import make_eventbus  # MQTT only on edges that use it
 
         runtime.register(make_eventbus(cfg.modules.event_bus, node_name(cfg)))
+    if cfg.modules.service_bus.enable:
+        from kedge.edge.servicebus import make_servicebus  # HTTP server only on edges that use it
+
+        runtime.register(make_servicebus(cfg.modules.service_bus, db))
     tasks = []
     if eh.rotate_certificates:
         tasks.append(

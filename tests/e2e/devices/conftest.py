@@ -162,7 +162,7 @@ class Devices:
         until(ready, timeout, "node %s Ready" % self.node)
 
 
-def _edge_config(path: Path, tmp: Path, broker: Broker) -> None:
+def _edge_config(path: Path, tmp: Path, broker: Broker, servicebus_port: int | None = None) -> None:
     keep_edge_local(path, tmp)
     cfg = yaml.safe_load(path.read_text())
     bus = cfg["modules"]["eventBus"]
@@ -174,12 +174,19 @@ def _edge_config(path: Path, tmp: Path, broker: Broker) -> None:
         bus["mqttMode"] = 2
         bus["mqttServerExternal"] = broker.url
     cfg["modules"]["deviceTwin"]["enable"] = True
+    if servicebus_port is not None:
+        cfg["modules"]["serviceBus"].update(enable=True, server="127.0.0.1", port=servicebus_port)
     path.write_text(yaml.safe_dump(cfg))
 
 
 @contextlib.contextmanager
 def edge_and_cloud(
-    kind: str, tmp_path: Path, procs: list[Proc], *, router_port: int | None = None
+    kind: str,
+    tmp_path: Path,
+    procs: list[Proc],
+    *,
+    router_port: int | None = None,
+    servicebus_port: int | None = None,
 ) -> Iterator[Devices]:
     """cloudcore (the router on `router_port` when given) and a joined edge (not started) on broker `kind`
     ("internal": edgecore's embedded broker, "external": mosquitto)."""
@@ -215,7 +222,7 @@ def edge_and_cloud(
             "--edgenode-name", d.node, "--runtime", "process", "--data-dir", str(d.edge_dir),
         )  # fmt: skip
         assert joined.returncode == 0, joined.stderr
-        _edge_config(d.edge_dir / "edgecore.yaml", tmp_path, broker)
+        _edge_config(d.edge_dir / "edgecore.yaml", tmp_path, broker, servicebus_port)
         yield d
     finally:
         for p in reversed(procs):
