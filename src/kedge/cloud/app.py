@@ -135,7 +135,14 @@ async def start_cloudcore(
             from kedge.cloud.router.module import Router, RouterSettings
 
             rc = cfg.modules.router
-            router = Router(KubeOps(api), hub, RouterSettings(rc.address, rc.port, float(rc.rest_timeout)))
+            settings = RouterSettings(
+                rc.address,
+                rc.port,
+                float(rc.rest_timeout),
+                tls_cert_file=rc.tls_cert_file,
+                tls_private_key_file=rc.tls_private_key_file,
+            )
+            router = Router(KubeOps(api), hub, settings)
             await router.start_http()
             runtime.register(router)
         tasks.append(asyncio.create_task(runtime.run(handle_signals=False), name="beehive"))

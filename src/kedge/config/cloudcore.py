@@ -254,6 +254,9 @@ class Router(Section, kw_only=True):
     address: str = "0.0.0.0"
     port: Port = 9443
     rest_timeout: Positive = 60  # seconds
+    # kedge: serve the REST endpoint over TLS with this certificate and key (both, or neither)
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
 
 
 class IptablesManager(Section, kw_only=True):

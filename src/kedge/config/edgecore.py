@@ -239,6 +239,9 @@ class EdgeHub(Section, kw_only=True):
     token: str = ""  # join token; KubeEdge clears it once the edge certificate is issued
     http_server: str = ""  # https://host:port of cloudhub's certificate server (10002)
     rotate_certificates: bool = True
+    # kedge: seconds a bus upload (eventbus → rest) may wait in the outbox while the cloud is away before
+    # it is dropped as stale; 0 keeps them until the outbox is full (then the oldest go first)
+    upload_ttl: NonNegative = msgspec.field(default=3600, name="uploadTTL")
 
 
 class EventBusTLS(Section, kw_only=True):

@@ -210,6 +210,7 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
         qps=float(eh.message_qps),
         burst=float(eh.message_burst),
         outbox=outbox,
+        upload_ttl=float(eh.upload_ttl),
     )
     runtime = Runtime(ctx)
     closers: list = []

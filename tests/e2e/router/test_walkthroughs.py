@@ -161,3 +161,44 @@ def test_eventbus_to_rest(env: tuple[Devices, int]) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_eventbus_to_rest_uploads_wait_while_the_cloud_is_away(tmp_path: Path, procs: list[Proc]) -> None:
+    """The cloud stops; messages published on the edge wait in its outbox and reach the cloud URL after
+    the cloud returns, in the order they were published."""
+    require_binary("mosquitto_pub")
+    Recorder.bodies = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with edge_and_cloud("external", tmp_path, procs, router_port=free_port()) as d:
+            d.start_edge()
+            d.wait_node_ready()
+            d.apply_yaml(ENDPOINTS)
+            d.apply_yaml(EVENTBUS_TO_REST % (d.node, server.server_address[1]))
+
+            def publish(body: str) -> None:
+                subprocess.run(
+                    ["mosquitto_pub", "-h", "127.0.0.1", "-p", str(d.broker.port), "-q", "1",
+                     "-t", "default/test", "-m", body],
+                    check=True, timeout=30,
+                )  # fmt: skip
+
+            def online() -> bool:
+                publish("online")
+                return bool(Recorder.bodies)
+
+            until(online, 30, "the subscription in place", every=1.0)
+            d.stop_cloud()
+            for i in range(5):
+                publish("offline-%d" % i)
+            d.start_cloud()
+
+            def got() -> list[bytes]:
+                return [b for _, b in Recorder.bodies if b.startswith(b"offline-")]
+
+            until(lambda: len(got()) >= 5, 60, "the offline messages at the cloud URL")
+            assert got() == [b"offline-%d" % i for i in range(5)]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -63,6 +63,8 @@ class RouterSettings:
     rest_timeout: float = 60.0
     status_interval: float = 1.0
     concurrency: int = 64
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
 
 
 @dataclass
@@ -119,6 +121,8 @@ class Router(Module):
         self._sent_subs: dict[str, set[str]] = {}  # node → filters it was told to subscribe
         self._sent_urls: dict[str, set[str]] = {}  # node → URLs it was told to allow
         self._listed: set[str] = set()
+        self._order: dict[tuple[str, str], asyncio.Lock] = {}
+        self._early: deque[Message] = deque(maxlen=10_000)  # edge messages that came before the rules
         self._ctx: Context | None = None
         self._http: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
@@ -133,12 +137,18 @@ class Router(Module):
         app.router.add_route("*", "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.address, self.settings.port)
+        st = self.settings
+        ssl_ctx = None
+        if st.tls_cert_file or st.tls_private_key_file:
+            from kedge.security.tls import server_ssl_context
+
+            ssl_ctx = server_ssl_context(st.tls_cert_file, st.tls_private_key_file)
+        site = web.TCPSite(self._runner, st.address, st.port, ssl_context=ssl_ctx)
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
-        log.info("router REST listening on %s:%d", self.settings.address, self.port)
+        log.info("router REST listening on %s:%d%s", st.address, self.port, " (TLS)" if ssl_ctx else "")
         return self.port
 
     async def start(self, ctx: Context) -> None:
@@ -197,6 +207,9 @@ class Router(Module):
         self._listed.add(kind)
         if len(self._listed) == 2:
             self._sync_nodes()
+            early, self._early = list(self._early), deque(maxlen=self._early.maxlen)
+            for msg in early:
+                self._handle(msg)
 
     def _sync_nodes(self, only: str | None = None, *, again: bool = False) -> None:
         """Tell connected nodes what to subscribe and allow, as the difference to what they were told
@@ -236,6 +249,13 @@ class Router(Module):
                 self._sent_subs.pop(node, None)
                 self._sent_urls.pop(node, None)
             return
+        if len(self._listed) < 2:  # the rules are not known yet (a cloudcore restart): hold it
+            if len(self._early) == self._early.maxlen:
+                log.warning(
+                    "router: %d messages wait for the rules to load; dropping the oldest", len(self._early)
+                )
+            self._early.append(msg)
+            return
         node, resource = split_node(r.resource)
         if r.operation == c.UPLOAD:
             self._spawn(self._upload(node, resource, msg.content))
@@ -256,7 +276,11 @@ class Router(Module):
             return
         body = content if isinstance(content, bytes) else str(content if content is not None else "").encode()
         url = rule.target_resource.get("resource", "")
-        async with self._sem:
+        # one POST at a time per rule, in arrival order (asyncio's locks are FIFO, tasks start in order)
+        lock = self._order.get(rule.key)
+        if lock is None:
+            lock = self._order[rule.key] = asyncio.Lock()
+        async with lock, self._sem:
             error = await self._post(url, body)
         self._count(rule, error)
 

@@ -95,12 +95,19 @@ class EdgeHub:
         outbox: Outbox | None = None,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
+        upload_ttl: float = 0.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """`upload_ttl`: seconds a bus upload may wait in the outbox (0: no limit); older ones are dropped
+        when the cloud is back, as stale for whoever expected them (the router's target URL)."""
         self.node_id = node_id
         self.connector = connector
         self.ctx = ctx
         self.heartbeat = heartbeat
         self.outbox = outbox
+        self.upload_ttl = upload_ttl
+        self.wall_clock = wall_clock
+        self.expired = 0  # uploads dropped by upload_ttl
         # Full jitter from the first retry: after a cloud restart every edge retries at once otherwise.
         self.backoff = backoff or Backoff(initial=1.0, factor=2.0, cap=30.0, jitter=0.5, rng=random.Random())
         self.clock = clock
@@ -340,6 +347,10 @@ class EdgeHub:
         if not batch:
             return self.heartbeat
         self._outbox_after = batch[-1][0]
+        if self.upload_ttl:
+            batch = self._drop_expired(batch)
+            if not batch:
+                return 0.0
         msgs = [m for _, m in batch]
         link.send(msgs)
         if native:
@@ -348,6 +359,22 @@ class EdgeHub:
         else:
             outbox.remove([m.header.msg_id for m in msgs])  # KubeEdge's lane has no upstream acks
         return 0.0 if len(batch) == budget else self.heartbeat
+
+    def _drop_expired(self, batch: list[tuple[int, Message]]) -> list[tuple[int, Message]]:
+        horizon = (self.wall_clock() - self.upload_ttl) * 1000  # message timestamps are in ms
+        stale = [
+            m.header.msg_id
+            for _, m in batch
+            if m.route.operation == c.UPLOAD and m.header.timestamp and m.header.timestamp < horizon
+        ]
+        if not stale:
+            return batch
+        assert self.outbox is not None
+        self.outbox.remove(stale)
+        self.expired += len(stale)
+        log.warning("dropped %d bus uploads older than uploadTTL (%g s)", len(stale), self.upload_ttl)
+        gone = set(stale)
+        return [(seq, m) for seq, m in batch if m.header.msg_id not in gone]
 
 
 class EdgeHubModule(Module):
