@@ -242,6 +242,7 @@ async def latency_bench(mode: str, tmp: Path, args: argparse.Namespace) -> dict[
         port = broker.port
     cfg = default_cloudcore()
     cfg.embedded_api_server.port = free_port()
+    cfg.common_config.monitor_server.bind_address = "127.0.0.1:0"
     hub = cfg.modules.cloud_hub
     hub.websocket.address = hub.https.address = hub.quic.address = "127.0.0.1"
     hub.websocket.port, hub.https.port, hub.quic.port = free_port(), free_port(), free_port()

@@ -77,6 +77,7 @@ def cloudcore_config(path: Path, data_dir: Path) -> dict:
     cfg = yaml.safe_load(out.stdout)
     cfg["dataDir"] = str(data_dir)
     cfg["embeddedAPIServer"]["port"] = free_port()
+    cfg["commonConfig"]["monitorServer"]["bindAddress"] = "127.0.0.1:%d" % free_port()
     hub = cfg["modules"]["cloudHub"]
     for lane, kind in (
         ("websocket", socket.SOCK_STREAM),

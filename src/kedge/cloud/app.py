@@ -102,6 +102,9 @@ async def start_cloudcore(
         hub = CloudHub(ctx, hub_settings(cfg), cursors)
         runtime = Runtime(ctx)
         runtime.register(CloudHubModule(hub))
+        # readiness: every controller has listed what it watches (until then it sends nothing)
+        synced: list[tuple[str, Callable[[], bool]]] = []
+        device_module = None
         if cfg.modules.edge_controller.enable:
             from kedge.cloud.edgecontroller.downstream import Downstream
             from kedge.cloud.edgecontroller.module import EdgeControllerModule
@@ -113,6 +116,7 @@ async def start_cloudcore(
             hub.add_sync_source(downstream.sync_source)
             runtime.register(EdgeControllerModule(Upstream(kube_ops, hub, downstream)))
             tasks.append(asyncio.create_task(downstream.run(), name="edgecontroller-informers"))
+            synced.append(("edgecontroller", lambda: downstream.ready))
         if cfg.modules.device_controller.enable:
             from kedge.cloud.devicecontroller.downstream import DeviceDownstream
             from kedge.cloud.devicecontroller.module import DeviceControllerModule
@@ -121,15 +125,15 @@ async def start_cloudcore(
             kube_ops = KubeOps(api)
             devices = DeviceDownstream(kube_ops, hub)
             hub.add_sync_source(devices.sync_source)
-            runtime.register(
-                DeviceControllerModule(
-                    kube_ops,
-                    devices,
-                    interval=dc.status_update_interval,
-                    concurrency=dc.status_write_concurrency,
-                )
+            device_module = DeviceControllerModule(
+                kube_ops,
+                devices,
+                interval=dc.status_update_interval,
+                concurrency=dc.status_write_concurrency,
             )
+            runtime.register(device_module)
             tasks.append(asyncio.create_task(devices.run(), name="devicecontroller-informers"))
+            synced.append(("devicecontroller", lambda: devices.ready))
         router = None
         if cfg.modules.router.enable:
             from kedge.cloud.router.module import Router, RouterSettings
@@ -161,6 +165,23 @@ async def start_cloudcore(
         ports.update(listeners.ports)
         if router is not None:
             ports["router"] = router.port
+
+        # -- /metrics, /healthz, /readyz (KubeEdge's commonConfig.monitorServer)
+        from prometheus_client import CollectorRegistry
+
+        from kedge.aio.statusserver import StatusServer
+        from kedge.cloud.metrics import CloudCollector
+
+        registry = CollectorRegistry()
+        registry.register(CloudCollector(hub, devices=device_module, router=router))
+
+        def ready() -> str | None:
+            waiting = [name for name, ok in synced if not ok()]
+            return "waiting for %s to sync with the API server" % ", ".join(waiting) if waiting else None
+
+        status = StatusServer(cfg.common_config.monitor_server.bind_address, registry, ready)
+        ports["metrics"] = await status.start()
+        closers.append(status.close)
         if hubcfg.https.enable:
 
             async def exists(name: str) -> bool:

@@ -20,6 +20,7 @@ def test_cloudcore_join_edgecore_restart_and_reset(tmp_path: Path, procs: list[P
         "websocket": hub["websocket"]["port"],
         "quic": hub["quic"]["port"],
         "https": hub["https"]["port"],
+        "metrics": int(cfg["commonConfig"]["monitorServer"]["bindAddress"].rpartition(":")[2]),
     }
 
     token = kedge("gettoken", "--data-dir", str(cloud_dir))

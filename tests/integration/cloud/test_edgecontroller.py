@@ -908,6 +908,7 @@ async def test_a_slow_call_holds_up_only_its_own_object(rig: Rig) -> None:
 async def test_cloudcore_runs_the_edgecontroller(tmp_path: Path) -> None:
     cfg = CloudCoreConfig()
     cfg.embedded_api_server.port = 0
+    cfg.common_config.monitor_server.bind_address = "127.0.0.1:0"
     hub = cfg.modules.cloud_hub
     hub.websocket.address = hub.https.address = "127.0.0.1"
     hub.websocket.port = hub.https.port = 0
