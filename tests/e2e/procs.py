@@ -116,4 +116,5 @@ def keep_edge_local(config: Path, base: Path, *, cri_socket: str = "") -> None:
     kubelet["staticPodPath"] = str(base / "manifests")
     if cri_socket:
         kubelet["containerRuntimeEndpoint"] = kubelet["imageServiceEndpoint"] = "unix://" + cri_socket
+    cfg.setdefault("monitorServer", {})["bindAddress"] = "127.0.0.1:%d" % free_port()
     config.write_text(yaml.safe_dump(cfg))

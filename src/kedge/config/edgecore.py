@@ -333,6 +333,13 @@ class EdgeCoreModules(Section, kw_only=True):
     task_manager: TaskManager = msgspec.field(default_factory=TaskManager)
 
 
+class EdgeMonitorServer(Section, kw_only=True):
+    """kedge: /metrics, /healthz and /readyz of edgecore (KubeEdge's edgecore has none)."""
+
+    enable: bool = True
+    bind_address: str = "127.0.0.1:10351"
+
+
 class EdgeCoreConfig(Section, kw_only=True):
     api_version: str = API_VERSION
     kind: str = KIND
@@ -340,6 +347,7 @@ class EdgeCoreConfig(Section, kw_only=True):
     modules: EdgeCoreModules = msgspec.field(default_factory=EdgeCoreModules)
     feature_gates: dict[str, bool] = msgspec.field(default_factory=dict)
     edgecore_version: str = ""
+    monitor_server: EdgeMonitorServer = msgspec.field(default_factory=EdgeMonitorServer)
 
     @property
     def hub_protocol(self) -> Literal["websocket", "quic"] | None:

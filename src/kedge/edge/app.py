@@ -9,6 +9,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -165,7 +166,7 @@ def make_edged(cfg: EdgeCoreConfig, store: MetaStore):
 
 def make_devicetwin(cfg: EdgeCoreConfig, store: MetaStore, runtime: Runtime):
     """DeviceTwin on its tables in the edge database; the devices and models MetaManager holds are read
-    at its start. Returns the TwinStore (to close)."""
+    at its start. Returns the TwinStore (to close) and the module."""
     from kedge.edge.devicetwin.module import DeviceTwin
     from kedge.edge.devicetwin.store import TwinStore
 
@@ -177,8 +178,9 @@ def make_devicetwin(cfg: EdgeCoreConfig, store: MetaStore, runtime: Runtime):
             [v for _, _, v, _ in store.query_type("devicemodel")],
         )
 
-    runtime.register(DeviceTwin(twin_store, node_name(cfg), cloud_objects))
-    return twin_store
+    module = DeviceTwin(twin_store, node_name(cfg), cloud_objects)
+    runtime.register(module)
+    return twin_store, module
 
 
 async def _trim_memory(first: float = 10.0, every: float = 300.0) -> None:
@@ -187,6 +189,28 @@ async def _trim_memory(first: float = 10.0, every: float = 300.0) -> None:
     while True:
         release_startup_memory()
         await asyncio.sleep(every)
+
+
+async def _start_status_server(cfg: EdgeCoreConfig, hub: EdgeHub, twin: Any, bus: Any) -> Any:
+    """/metrics, /healthz, /readyz (monitorServer). A port in use costs the metrics, not the edge."""
+    mon = cfg.monitor_server
+    if not mon.enable:
+        return None
+    from prometheus_client import CollectorRegistry
+
+    from kedge.aio.statusserver import StatusServer
+    from kedge.edge.metrics import EdgeCollector
+
+    registry = CollectorRegistry()
+    registry.register(EdgeCollector(hub, twin=twin, bus=bus))
+    # ready once the modules run; being offline is normal for an edge (kedge_edgehub_connected says it)
+    server = StatusServer(mon.bind_address, registry, lambda: None)
+    try:
+        await server.start()
+    except (OSError, ValueError) as e:
+        log.error("monitorServer %s: %s; edgecore runs without /metrics", mon.bind_address, e)
+        return None
+    return server
 
 
 async def run_edgecore(cfg: EdgeCoreConfig) -> None:
@@ -218,13 +242,15 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
     runtime.register(MetaManager(store))
     if cfg.modules.edged.enable:
         runtime.register(make_edged(cfg, store))
+    twin = bus = None
     if cfg.modules.device_twin.enable:
-        twin_store = make_devicetwin(cfg, store, runtime)
+        twin_store, twin = make_devicetwin(cfg, store, runtime)
         closers.append(twin_store.close)
     if cfg.modules.event_bus.enable:
         from kedge.edge.eventbus.module import make_eventbus  # MQTT only on edges that use it
 
-        runtime.register(make_eventbus(cfg.modules.event_bus, node_name(cfg)))
+        bus = make_eventbus(cfg.modules.event_bus, node_name(cfg))
+        runtime.register(bus)
     if cfg.modules.service_bus.enable:
         from kedge.edge.servicebus import make_servicebus  # HTTP server only on edges that use it
 
@@ -235,12 +261,15 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
             asyncio.create_task(rotate_certificates(cfg, hub, random.Random()), name="cert-rotation")
         )
     tasks.append(asyncio.create_task(_trim_memory(), name="memory-trim"))
+    status = await _start_status_server(cfg, hub, twin, bus)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)
     try:
         await runtime.run(handle_signals=False)
     finally:
+        if status is not None:
+            await status.close()
         for t in tasks:
             t.cancel()
         for close in reversed(closers):

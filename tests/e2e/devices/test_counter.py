@@ -6,8 +6,11 @@ the mapper keeps reporting at the edge, and the latest value reaches the API aft
 from __future__ import annotations
 
 import time
+import urllib.request
 
 import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.devices.conftest import Devices, until
 
@@ -70,6 +73,21 @@ def set_desired(d: Devices, value: str) -> None:
     )  # fmt: skip
 
 
+def edge_metrics(d: Devices) -> None:
+    """edgecore's /metrics (parsed by prometheus_client) counts the twin and bus traffic; /readyz is ok."""
+    cfg = yaml.safe_load((d.edge_dir / "edgecore.yaml").read_text())
+    base = "http://%s" % cfg["monitorServer"]["bindAddress"]
+    with urllib.request.urlopen(base + "/readyz", timeout=10) as resp:
+        assert resp.status == 200
+    with urllib.request.urlopen(base + "/metrics", timeout=10) as resp:
+        families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
+    assert families["kedge_edgehub_connected"].samples[0].value == 1
+    twin = {s.labels["event"]: s.value for s in families["kedge_devicetwin_events"].samples}
+    assert twin["requests"] > 0 and twin["published"] > 0
+    bus = {s.labels["event"]: s.value for s in families["kedge_eventbus_messages"].samples}
+    assert bus["received"] > 0 and bus["routed_twin"] > 0
+
+
 def test_counter_example(devices: Devices) -> None:
     d = devices
     d.start_edge()
@@ -86,6 +104,7 @@ def test_counter_example(devices: Devices) -> None:
     # the v1alpha2 view shows the same, in the old layout
     alpha = d.kubectl("get", "devices.v1alpha2.devices.kubeedge.io", "counter", "-o", "json")
     assert '"desired"' in alpha.stdout and '"ON"' in alpha.stdout
+    edge_metrics(d)
     set_desired(d, "OFF")
     time.sleep(3)  # the mapper applies OFF, reports, the cloud writes (all well under a second)
     stopped = count(d)

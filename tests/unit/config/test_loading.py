@@ -84,7 +84,9 @@ def test_dump_key_order_is_kubeedges():
     assert list(doc)[:4] == ["apiVersion", "kind", "commonConfig", "kubeAPIConfig"]
     assert list(doc["modules"]["cloudHub"])[:3] == ["enable", "keepaliveInterval", "nodeLimit"]
     doc = yaml.safe_load(dump_yaml(default_edgecore()))
-    assert list(doc) == ["apiVersion", "kind", "database", "modules", "featureGates", "edgecoreVersion"]
+    # KubeEdge's keys in KubeEdge's order, then kedge's own
+    kubeedge = ["apiVersion", "kind", "database", "modules", "featureGates", "edgecoreVersion"]
+    assert list(doc) == [*kubeedge, "monitorServer"]
 
 
 def test_dump_leaves_out_unset_optional_keys():
