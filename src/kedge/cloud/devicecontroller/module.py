@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from kedge.aio.deadlines import run_at_deadlines
 from kedge.beehive import Context, Module
 from kedge.cloud.cloudhub.hub import CONNECTED, DISCONNECTED, split_node
 from kedge.cloud.devicecontroller.downstream import DeviceDownstream
@@ -119,21 +120,11 @@ class DeviceControllerModule(Module):
     # -- writes ----------------------------------------------------------------------------------
 
     async def _flush_loop(self) -> None:
-        while True:
-            deadline = self.book.next_deadline()
-            self._wake.clear()
-            if deadline is None:
-                await self._wake.wait()
-                continue
-            delay = deadline - self.clock()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                    continue
-                except TimeoutError:
-                    pass
-            for dev_id in self.book.due(self.clock()):
-                self._write(dev_id)
+        await run_at_deadlines(self.book.next_deadline, self._write_due, self._wake, self.clock)
+
+    def _write_due(self, now: float) -> None:
+        for dev_id in self.book.due(now):
+            self._write(dev_id)
 
     def _write(self, dev_id: str) -> None:
         if dev_id in self._writing:

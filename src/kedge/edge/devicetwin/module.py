@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from kedge.aio.deadlines import run_at_deadlines
 from kedge.beehive import Context, Module
 from kedge.edge.devicetwin.engine import Effects, TwinEngine
 from kedge.edge.devicetwin.entries import DeviceSpecError
@@ -239,22 +240,12 @@ class DeviceTwin(Module):
 
     async def _flush_loop(self, ctx: Context) -> None:
         """Send the folded reports when their interval ends."""
-        while True:
-            deadline = self.coalescer.next_deadline()
-            self._wake.clear()
-            if deadline is None:
-                await self._wake.wait()
-                continue
-            delay = deadline - self.monotonic()
-            if delay > 0:
-                try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                    continue
-                except TimeoutError:
-                    pass
-            due = self.coalescer.due(self.monotonic())
-            if due:
-                self._report(due)
+        await run_at_deadlines(self.coalescer.next_deadline, self._report_due, self._wake, self.monotonic)
+
+    def _report_due(self, now: float) -> None:
+        due = self.coalescer.due(now)
+        if due:
+            self._report(due)
 
 
 def _payload(content: Any) -> bytes:
