@@ -3,17 +3,13 @@ applied unchanged with the real kubectl, read and patched at v1alpha2 and v1beta
 bad desired values refused, and a status patch as the DeviceController makes it."""
 
 import asyncio
-import sys
-from pathlib import Path
 
-import pytest
 import yaml
 from kubernetes_asyncio import client as aclient
 from kubernetes_asyncio import config as aconfig
 from kubernetes_asyncio import watch as awatch
 
 from kedge.model.devices import V1ALPHA2_FIELDS
-from tests.conftest import require_binary
 
 GROUP = "devices.kubeedge.io"
 DEVICE_V1ALPHA2 = "devices.v1alpha2.devices.kubeedge.io"
@@ -54,45 +50,6 @@ spec:
   - {name: setpoint, type: INT, accessMode: ReadWrite, minimum: '0', maximum: '100'}
   - {name: temperature, type: INT, accessMode: ReadOnly}
 """
-
-
-def _kubectl_binary() -> str:
-    local = Path(sys.executable).parent / "kubectl"
-    return str(local) if local.exists() else require_binary("kubectl")
-
-
-class Kubectl:
-    """The real kubectl, run without blocking the loop the in-process server serves on."""
-
-    def __init__(self, kubeconfig: Path, cache: Path) -> None:
-        self.base = [_kubectl_binary(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache)]
-
-    async def __call__(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            *self.base,
-            *args,
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(input.encode() if input is not None else None), 60)
-        code = proc.returncode
-        assert code is not None
-        if check and code != 0:
-            raise AssertionError(
-                "kubectl %s failed (%d):\n%s%s" % (" ".join(args), code, out.decode(), err.decode())
-            )
-        return code, out.decode(), err.decode()
-
-    async def get(self, *args: str) -> dict:
-        return yaml.safe_load((await self("get", *args, "-o", "yaml"))[1])
-
-
-@pytest.fixture
-def kubectl(embedded, tmp_path: Path) -> Kubectl:
-    return Kubectl(embedded.kubeconfig, tmp_path / "kube-cache")
 
 
 async def _api(embedded) -> aclient.ApiClient:

@@ -2,15 +2,6 @@
 doc examples apply unchanged, rules the Router could not carry out are refused with the reason on kubectl's
 stderr, as KubeEdge's admission webhook refuses them, and the Router's status patch goes through."""
 
-import asyncio
-import sys
-from pathlib import Path
-
-import pytest
-import yaml
-
-from tests.conftest import require_binary
-
 # From KubeEdge's router docs.
 ENDPOINTS = """apiVersion: rules.kubeedge.io/v1
 kind: RuleEndpoint
@@ -55,51 +46,6 @@ spec:
   target: my-servicebus
   targetResource: {path: /target}
 """
-
-
-def _kubectl_binary() -> str:
-    local = Path(sys.executable).parent / "kubectl"
-    return str(local) if local.exists() else require_binary("kubectl")
-
-
-class Kubectl:
-    """The real kubectl, run without blocking the loop the in-process server serves on."""
-
-    def __init__(self, kubeconfig: Path, cache: Path) -> None:
-        self.base = [_kubectl_binary(), "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache)]
-
-    async def __call__(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> tuple[int, str, str]:
-        proc = await asyncio.create_subprocess_exec(
-            *self.base,
-            *args,
-            stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(input.encode() if input is not None else None), 60)
-        code = proc.returncode
-        assert code is not None
-        if check and code != 0:
-            raise AssertionError(
-                "kubectl %s failed (%d):\n%s%s" % (" ".join(args), code, out.decode(), err.decode())
-            )
-        return code, out.decode(), err.decode()
-
-    async def get(self, *args: str) -> dict:
-        return yaml.safe_load((await self("get", *args, "-o", "yaml"))[1])
-
-    async def refused(self, manifest: str) -> str:
-        """kubectl apply of manifest, which must fail; its stderr."""
-        code, _, err = await self("apply", "-f", "-", input=manifest, check=False)
-        assert code != 0, "kubectl apply was expected to be refused"
-        return err
-
-
-@pytest.fixture
-def kubectl(embedded, tmp_path: Path) -> Kubectl:
-    return Kubectl(embedded.kubeconfig, tmp_path / "kube-cache")
 
 
 def _rule(name: str, source: str, src: str, target: str, tgt: str) -> str:
