@@ -2,11 +2,10 @@
 `kedge version` on a small edge device loads nothing it does not print."""
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
-from kedge.cli import join
+from kedge.cli import join, logsetup
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -117,14 +116,44 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_mapper(args: argparse.Namespace) -> int:
     from kedge.mapper.app import main as mapper_main
 
-    return mapper_main(
-        args.kind, config=args.config, node=args.node, broker=args.broker, log_level=args.log_level
+    return mapper_main(args.kind, config=args.config, node=args.node, broker=args.broker)
+
+
+def _add_logging_options(p: argparse.ArgumentParser, top: bool) -> None:
+    """The logging options, accepted before or after the subcommand (kubectl's habit). On subcommands
+    they default to SUPPRESS, so a value given before the subcommand is not reset by the subparser."""
+    default = {} if top else {"default": argparse.SUPPRESS}
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        **(default or {"default": 0}),
+        help="more logging (-v info, -vv debug)",
     )
+    p.add_argument(
+        "--log-level", choices=logsetup.LEVELS, **(default or {"default": None}), help="logging level"
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        **(default or {"default": "text"}),
+        help="text lines, or one JSON object per line (default text)",
+    )
+
+
+def _subparsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = []
+    for action in p._actions:  # argparse has no public walk over subcommands
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                out.append(sp)
+                out.extend(_subparsers(sp))
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kedge", description="KubeEdge rebuilt in Python")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    _add_logging_options(p, top=True)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("version", help="print the version and whether the compiled core is loaded").set_defaults(
@@ -167,7 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--config", help="mapper YAML (node, broker, protocol, tls, username, password)")
     mp.add_argument("--node", help="edge node whose devices to serve (overrides node: in --config)")
     mp.add_argument("--broker", help="MQTT broker URL, default tcp://127.0.0.1:1884 (overrides --config)")
-    mp.add_argument("--log-level", choices=("debug", "info", "warning", "error"), help="logging level")
     mp.set_defaults(func=_cmd_mapper)
 
     dp = sub.add_parser("demo", help="run the demo")
@@ -175,14 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--messages", type=int, default=20000, help="request/response round trips (default 20000)"
     )
     dp.set_defaults(func=_cmd_demo)
+
+    for sp in _subparsers(p):
+        _add_logging_options(sp, top=False)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("quic").setLevel(max(level, logging.WARNING))  # aioquic logs every connection at INFO
+    logsetup.configure(logsetup.level_for(args.log_level, args.verbose), args.log_format)
     return int(args.func(args))
 
 

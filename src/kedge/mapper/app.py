@@ -55,11 +55,7 @@ async def serve(kind: str, cls: type[Driver], cfg: MapperConfig) -> int:
     return 0
 
 
-def main(
-    kind: str, *, config: str | None, node: str | None, broker: str | None, log_level: str | None
-) -> int:
-    if log_level:
-        logging.getLogger().setLevel(log_level.upper())
+def main(kind: str, *, config: str | None, node: str | None, broker: str | None) -> int:
     try:
         cls = driver_class(kind)
         cfg = load_config(config, default_protocol=cls.protocol, node=node, broker=broker)
