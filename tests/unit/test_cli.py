@@ -43,10 +43,3 @@ def test_config_check(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     bad.write_text("modules:\n  cloudHub:\n    websocket:\n      port: 70000\n")
     assert main(["cloudcore", "--config", str(bad), "--check"]) == 1
     assert "modules.cloudHub.websocket.port" in capsys.readouterr().err
-
-
-def test_demo_exchanges_messages(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--messages", "300"]) == 0
-    out = capsys.readouterr().out
-    assert "send_sync round trips: 300" in out
-    assert "group send + acks:     300" in out

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kedge.cli import ports
+
 DEFAULT_DATA_DIR = "/var/lib/kedge"
 EDGECORE_YAML = "edgecore.yaml"
 TOKEN_MARGIN = 600.0  # seconds: a token printed for someone to paste must not expire while they do
@@ -130,9 +132,53 @@ def edge_config(args: argparse.Namespace, paths: JoinPaths, host: str, port: int
     stream.tls_tunnel_ca_file, stream.tls_tunnel_cert_file, stream.tls_tunnel_private_key_file = ca, cert, key
     cfg.database.data_source = str(paths.database)
     cfg.modules.device_twin.dmi_sock_path = str(paths.data_dir) + os.sep
-    cfg.modules.edged.hostname_override = args.edgenode_name
-    cfg.modules.edged.runtime = args.runtime
+    edged = cfg.modules.edged
+    edged.hostname_override = args.edgenode_name
+    edged.runtime = args.runtime
+    if paths.data_dir.resolve() != Path(DEFAULT_DATA_DIR):
+        # A node in a directory of its own keeps its pods there too: two nodes on one host (the demo's)
+        # must not share /var/lib/kubelet, and a user without root can run one.
+        edged.root_directory = str(paths.data_dir / "kubelet")
+        edged.tailored_kubelet_config.pod_logs_dir = str(paths.data_dir / "pod-logs")
+        edged.tailored_kubelet_config.static_pod_path = str(paths.data_dir / "manifests")
+    cfg.modules.event_bus.mqtt_mode = args.mqtt_mode
     return cfg
+
+
+def local_wants(cfg) -> list[ports.Want]:
+    """The ports this edgecore may listen on, as configured."""
+    mods = cfg.modules
+    wants = []
+    for name, text in (
+        ("MQTT broker (eventBus.mqttServerInternal)", mods.event_bus.mqtt_server_internal),
+        ("MetaServer (metaManager.metaServer.server)", mods.meta_manager.meta_server.server),
+        ("monitor server (monitorServer.bindAddress)", cfg.monitor_server.bind_address),
+    ):
+        host, port = ports.split_hostport(text)
+        wants.append(ports.Want(name, host, port))
+    wants.append(ports.Want("ServiceBus (serviceBus.port)", mods.service_bus.server, mods.service_bus.port))
+    return wants
+
+
+def choose_local_ports(cfg, is_free=ports.bindable) -> list[str]:
+    """Move each local port that is taken on this host to the next free one, in `cfg`; returns what moved,
+    for the user to read."""
+    wants = local_wants(cfg)
+    chosen = ports.choose(wants, is_free)
+    moved = [
+        "%s: %d is in use, using %d" % (w.name, w.port, chosen[w.name])
+        for w in wants
+        if chosen[w.name] != w.port
+    ]
+    mods = cfg.modules
+    broker, meta, monitor, bus = (chosen[w.name] for w in wants)
+    scheme, _, _ = mods.event_bus.mqtt_server_internal.rpartition("://")
+    host = _url_host(wants[0].host)
+    mods.event_bus.mqtt_server_internal = "%s://%s:%d" % (scheme or "tcp", host, broker)
+    mods.meta_manager.meta_server.server = "%s:%d" % (_url_host(wants[1].host), meta)
+    cfg.monitor_server.bind_address = "%s:%d" % (_url_host(wants[2].host), monitor)
+    mods.service_bus.port = bus
+    return moved
 
 
 def cmd_join(args: argparse.Namespace) -> int:
@@ -156,11 +202,17 @@ def cmd_join(args: argparse.Namespace) -> int:
         )
     cfg = edge_config(args, paths, host, port)
     try:
+        moved = choose_local_ports(cfg)
+    except ports.NoFreePort as e:
+        return _error("%s; free one of them or edit %s after joining" % (e, EDGECORE_YAML))
+    try:
         cfg.validate(source="the generated %s" % EDGECORE_YAML)
     except config.ConfigError as e:
         return _error(str(e), 2)
     node = args.edgenode_name
     http_server = cfg.modules.edge_hub.http_server
+    # What this join creates goes again when it fails: a wrong token leaves the directory as it was.
+    new = [p for p in (paths.data_dir, paths.ca_dir, paths.certs_dir, paths.ca_file) if not p.exists()]
     try:
         # Certificate and key are written last, together, only on success: a failure leaves neither.
         run(
@@ -175,6 +227,7 @@ def cmd_join(args: argparse.Namespace) -> int:
             )
         )
     except (certmanager.CertificateRequestError, PKIError) as e:
+        _remove_new(new)
         return _error("joining %s as node %s failed: %s" % (http_server, node, e))
     try:
         pki.write_pem(paths.config, config.dump_yaml(cfg).encode(), mode=0o644)
@@ -186,8 +239,18 @@ def cmd_join(args: argparse.Namespace) -> int:
     _, not_after = certdates.cert_validity(certdates.pem_to_der(paths.cert_file.read_bytes()))
     expiry = dt.datetime.fromtimestamp(not_after, dt.UTC).isoformat().replace("+00:00", "Z")
     print("node %s joined %s; certificate %s valid until %s" % (node, http_server, paths.cert_file, expiry))
+    for line in moved:
+        print("port %s" % line)
     print("wrote %s; start the node with: kedge edgecore --config %s" % (paths.config, paths.config))
-    return 0
+    from kedge.cli import service
+
+    return service.install_from_args(args, "edgecore", paths.config)
+
+
+def _remove_new(created: list[Path]) -> None:
+    for p in reversed(created):  # files before the directories holding them
+        with contextlib.suppress(OSError):
+            p.rmdir() if p.is_dir() else p.unlink()
 
 
 # -- reset -------------------------------------------------------------------------------------------
@@ -267,7 +330,8 @@ def add_parsers(sub: Any) -> None:
         "--data-dir",
         metavar="DIR",
         default=DEFAULT_DATA_DIR,
-        help="where to write edgecore.yaml, certificates and the database (default %(default)s)",
+        help="where to write edgecore.yaml, certificates and the database (default %(default)s); in any"
+        " other directory the node's pod directories go there too",
     )
     jp.add_argument(
         "--runtime",
@@ -283,6 +347,14 @@ def add_parsers(sub: Any) -> None:
         help="cloud-edge transport (default %(default)s)",
     )
     jp.add_argument(
+        "--mqtt-mode",
+        type=int,
+        choices=(0, 1, 2),
+        default=2,
+        help="EventBus broker: 0 the embedded one, 1 both, 2 an external one such as mosquitto on 1883"
+        " (default %(default)s, as KubeEdge)",
+    )
+    jp.add_argument(
         "--certport", type=_port, default=10002, help="cloudcore's certificate port (default %(default)s)"
     )
     jp.add_argument(
@@ -293,6 +365,9 @@ def add_parsers(sub: Any) -> None:
         action="store_true",
         help="join even if the cloud has a node of this name already, or DIR holds a joined node",
     )
+    from kedge.cli import service
+
+    service.add_arguments(jp, "edgecore")
     jp.set_defaults(func=cmd_join)
 
     rp = sub.add_parser(

@@ -5,7 +5,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kedge.cli import join, logsetup
+from kedge.cli import completion, ctl, debug, initcmd, join, logsetup
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
@@ -30,6 +30,9 @@ def _config_command(args: argparse.Namespace, which: str) -> int:
     loader = config.load_cloudcore if which == "cloudcore" else config.load_edgecore
     if args.defaultconfig:
         sys.stdout.write(config.dump_yaml(default()))
+        return 0
+    if args.minconfig:
+        sys.stdout.write(initcmd.minimal_config_yaml(which))
         return 0
     if args.config and args.check:
         try:
@@ -107,10 +110,14 @@ def _cmd_apiserver(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from kedge.aio.loops import run
-    from kedge.cli.demo import beehive_demo
+    from pathlib import Path
 
-    return run(beehive_demo(args.messages))
+    from kedge.aio.loops import run
+    from kedge.cli.demo.run import Demo
+    from kedge.cli.demo.run import run as run_demo
+
+    demo = Demo(Path(args.data_dir).absolute(), args.nodes, args.runtime)
+    return run(run_demo(demo, exit_after_ready=args.exit_after_ready, ready_timeout=args.ready_timeout))
 
 
 def _cmd_mapper(args: argparse.Namespace) -> int:
@@ -166,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--defaultconfig", action="store_true", help="print the default configuration and exit"
         )
         sp.add_argument("--check", action="store_true", help="validate --config and exit")
+        sp.add_argument(
+            "--minconfig", action="store_true", help="print a minimal configuration to edit, and exit"
+        )
         if which == "cloudcore":
             sp.add_argument("--data-dir", help="state directory (default: dataDir of the config)")
             sp.add_argument("--kubeconfig", help="use this cluster instead of the embedded API server")
@@ -181,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.set_defaults(func=_cmd_apiserver)
 
     join.add_parsers(sub)  # gettoken, join, reset
+
+    ctl.add_parsers(sub)  # ctl get/describe: the edge database, offline
+    debug.add_parsers(sub)  # debug check
+    completion.add_parsers(sub)  # completion bash|zsh
+    initcmd.add_parsers(sub)  # init
 
     mp = sub.add_parser(
         "mapper",
@@ -198,9 +213,33 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--broker", help="MQTT broker URL, default tcp://127.0.0.1:1884 (overrides --config)")
     mp.set_defaults(func=_cmd_mapper)
 
-    dp = sub.add_parser("demo", help="run the demo")
+    dp = sub.add_parser(
+        "demo",
+        help="run cloud and edge on this host: API server, cloudcore, two edgecores, a device, a rule",
+        description="Start the embedded API server and cloudcore (router on), join edge nodes with tokens "
+        "and start their edgecores, apply a pod per node, KubeEdge's counter device with its virtual mapper "
+        "and a rest→eventbus rule, then show a live status view and the kubectl commands to try. "
+        "Ctrl-C stops everything.",
+    )
     dp.add_argument(
-        "--messages", type=int, default=20000, help="request/response round trips (default 20000)"
+        "--data-dir",
+        default="kedge-demo",
+        help="state and logs, emptied at start if a previous demo made it (default ./%(default)s)",
+    )
+    dp.add_argument(
+        "--nodes", type=int, choices=range(1, 10), default=2, metavar="N", help="edge nodes (1-9, default 2)"
+    )
+    dp.add_argument(
+        "--runtime",
+        choices=("auto", "process", "cri"),
+        default="auto",
+        help="pod runtime: auto (containerd when it can run the demo image, else processes; default)",
+    )
+    dp.add_argument(
+        "--exit-after-ready", action="store_true", help="stop everything once the ready view shows"
+    )
+    dp.add_argument(
+        "--ready-timeout", type=float, default=180.0, help="seconds to wait for the ready view (default 180)"
     )
     dp.set_defaults(func=_cmd_demo)
 

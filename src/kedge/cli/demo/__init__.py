@@ -1,0 +1,1 @@
+"""`kedge demo`: the whole system on one host, on the embedded defaults (ARCHITECTURE.md §8)."""
