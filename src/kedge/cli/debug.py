@@ -233,8 +233,21 @@ def _host_port_of(url_or_addr: str) -> tuple[str, int] | None:
 # -- probes ------------------------------------------------------------------------------------------
 
 
-def check_port(listener: Listener) -> Result:
-    """Whether `listener` could be bound now: free, already in use, or not bindable at all."""
+def core_running(bind_address: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """True when the core's monitor server answers /healthz at `bind_address`: then the ports it is
+    configured with are in use by it, as they should be."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen("http://%s/healthz" % bind_address, timeout=timeout) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def check_port(listener: Listener, owner: str | None = None) -> Result:
+    """Whether `listener` could be bound now: free, already in use (by `owner`, the running core, when
+    it is known to run), or not bindable at all."""
     import errno
     import socket
 
@@ -257,6 +270,8 @@ def check_port(listener: Listener) -> Result:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: TIME_WAIT is free
             s.bind(sockaddr)
     except OSError as e:
+        if e.errno == errno.EADDRINUSE and owner:
+            return Result(name, OK, "%s in use by the running %s" % (where, owner))
         if e.errno == errno.EADDRINUSE:
             return Result(
                 name,
@@ -672,13 +687,17 @@ async def run_edge_checks(
         check_broker(cfg, timeout=timeout),
     )
     results += [r for r in probes if r is not None]
-    results += [check_port(li) for li in edge_listeners(cfg)]
+    mon = cfg.monitor_server
+    running = mon.enable and await asyncio.to_thread(core_running, mon.bind_address, min(timeout, 2.0))
+    results += [check_port(li, "edgecore" if running else None) for li in edge_listeners(cfg)]
     results.append(check_database(cfg.database.data_source))
     return results
 
 
 def run_cloud_checks(cfg: CloudCoreConfig, *, now: float) -> list[Result]:
-    return check_cloud_certificates(cfg, now) + [check_port(li) for li in cloud_listeners(cfg)]
+    running = core_running(cfg.common_config.monitor_server.bind_address, 2.0)
+    owner = "cloudcore" if running else None
+    return check_cloud_certificates(cfg, now) + [check_port(li, owner) for li in cloud_listeners(cfg)]
 
 
 # -- command -----------------------------------------------------------------------------------------

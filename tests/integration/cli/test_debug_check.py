@@ -245,6 +245,20 @@ async def test_clock_with_cloud_unreachable_is_a_warning(tmp_path: Path) -> None
 # -- ports, cloud connectivity -----------------------------------------------------------------------
 
 
+async def test_a_running_core_is_recognised_by_its_monitor_server() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from kedge.aio.statusserver import StatusServer
+
+    server = StatusServer("127.0.0.1:0", CollectorRegistry(), lambda: None)
+    port = await server.start()
+    try:
+        assert await asyncio.to_thread(debug.core_running, "127.0.0.1:%d" % port, 2.0)
+    finally:
+        await server.close()
+    assert not await asyncio.to_thread(debug.core_running, "127.0.0.1:%d" % free_port(), 2.0)
+
+
 def test_ports_free_in_use_and_foreign() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -252,6 +266,8 @@ def test_ports_free_in_use_and_foreign() -> None:
         port = s.getsockname()[1]
         r = debug.check_port(Listener("monitorServer.bindAddress", "127.0.0.1", port))
         assert r.status == WARN and "in use" in r.detail and r.fix
+        r = debug.check_port(Listener("monitorServer.bindAddress", "127.0.0.1", port), "edgecore")
+        assert r.status == OK and r.detail.endswith("in use by the running edgecore")
     assert debug.check_port(Listener("x", "127.0.0.1", free_port())).status == OK
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
         u.bind(("127.0.0.1", 0))
