@@ -41,6 +41,7 @@ import apsw
 import msgspec
 
 from kedge.apiserver.errors import ApiError
+from kedge.model.metrics import Histogram
 
 logger = logging.getLogger(__name__)
 
@@ -355,6 +356,8 @@ class Storage:
         self.path = path
         #: Called with each committed Event, in revision order, after its transaction committed.
         self.listener: Callable[[Event], None] | None = None
+        #: Seconds each write transaction's COMMIT took.
+        self.commit_latency = Histogram()
         self._tx: _Transaction | None = None
         self._lock_fd = _lock(path)
         conn: apsw.Connection | None = None
@@ -595,7 +598,9 @@ class Storage:
             yield self
             if tx.failed is not None:
                 raise StorageError("transaction rolled back: a write in it failed") from tx.failed
+            t0 = time.perf_counter()
             self._cur.execute("COMMIT")
+            self.commit_latency.observe(time.perf_counter() - t0)
         except BaseException:
             self._tx = None
             self._rev = tx.start_rev
@@ -697,7 +702,9 @@ class Storage:
             tx.events.append(event)
             return
         try:
+            t0 = time.perf_counter()
             self._cur.execute("COMMIT")
+            self.commit_latency.observe(time.perf_counter() - t0)
         except BaseException:
             self._rollback()
             raise

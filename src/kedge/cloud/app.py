@@ -73,11 +73,13 @@ async def start_cloudcore(
     try:
         # -- Kubernetes API
         kube = kubeconfig or cfg.kube_api_config.kube_config
+        storage = None  # the embedded API server's, for its commit latency metric
         if not kube:
             from kedge.cloud.embedded import EmbeddedSettings, start_embedded
 
             emb = cfg.embedded_api_server
             server, path = await start_embedded(EmbeddedSettings(data_dir, emb.address, emb.port))
+            storage = server.storage
             closers.append(server.stop)
             kube = str(path)
         from kedge.k8s.client import node_exists, open_api
@@ -173,7 +175,7 @@ async def start_cloudcore(
         from kedge.cloud.metrics import CloudCollector
 
         registry = CollectorRegistry()
-        registry.register(CloudCollector(hub, devices=device_module, router=router))
+        registry.register(CloudCollector(hub, devices=device_module, router=router, api=api, storage=storage))
 
         def ready() -> str | None:
             waiting = [name for name, ok in synced if not ok()]

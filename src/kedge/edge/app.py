@@ -191,7 +191,9 @@ async def _trim_memory(first: float = 10.0, every: float = 300.0) -> None:
         await asyncio.sleep(every)
 
 
-async def _start_status_server(cfg: EdgeCoreConfig, hub: EdgeHub, twin: Any, bus: Any) -> Any:
+async def _start_status_server(
+    cfg: EdgeCoreConfig, hub: EdgeHub, twin: Any, bus: Any, meta: MetaStore | None = None
+) -> Any:
     """/metrics, /healthz, /readyz (monitorServer). A port in use costs the metrics, not the edge."""
     mon = cfg.monitor_server
     if not mon.enable:
@@ -202,7 +204,7 @@ async def _start_status_server(cfg: EdgeCoreConfig, hub: EdgeHub, twin: Any, bus
     from kedge.edge.metrics import EdgeCollector
 
     registry = CollectorRegistry()
-    registry.register(EdgeCollector(hub, twin=twin, bus=bus))
+    registry.register(EdgeCollector(hub, twin=twin, bus=bus, meta=meta))
     # ready once the modules run; being offline is normal for an edge (kedge_edgehub_connected says it)
     server = StatusServer(mon.bind_address, registry, lambda: None)
     try:
@@ -261,7 +263,7 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
             asyncio.create_task(rotate_certificates(cfg, hub, random.Random()), name="cert-rotation")
         )
     tasks.append(asyncio.create_task(_trim_memory(), name="memory-trim"))
-    status = await _start_status_server(cfg, hub, twin, bus)
+    status = await _start_status_server(cfg, hub, twin, bus, store)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 
 class EdgeCollector(Collector):
-    def __init__(self, hub: Any, *, twin: Any = None, bus: Any = None) -> None:
+    def __init__(self, hub: Any, *, twin: Any = None, bus: Any = None, meta: Any = None) -> None:
         self.hub = hub  # EdgeHub
         self.twin = twin  # DeviceTwin module
         self.bus = bus  # EventBus module
+        self.meta = meta  # MetaStore
 
     def collect(self) -> Iterator[Any]:
         hub = self.hub
@@ -34,6 +35,27 @@ class EdgeCollector(Collector):
         yield CounterMetricFamily(
             "kedge_edgehub_expired_uploads", "Bus uploads dropped by uploadTTL.", value=hub.expired
         )
+        by_type = CounterMetricFamily(
+            "kedge_edgehub_messages_by_type",
+            "Messages written to (out) and received from (in) cloudcore, by resource type (or group).",
+            labels=["direction", "type"],
+        )
+        for direction, counts in (("out", hub.messages_out), ("in", hub.messages_in)):
+            for t, n in list(counts.items()):
+                by_type.add_metric([direction, t], n)
+        yield by_type
+        commits = HistogramMetricFamily(
+            "kedge_edge_sqlite_commit_seconds",
+            "Seconds the edge database's write transactions took, BEGIN to COMMIT, by store.",
+            labels=["store"],
+        )
+        if self.meta is not None:
+            h = self.meta.commit_latency
+            commits.add_metric(["meta"], h.buckets(), h.sum)
+        if self.twin is not None:
+            h = self.twin.store.commit_latency
+            commits.add_metric(["twin"], h.buckets(), h.sum)
+        yield commits
         if self.twin is not None:
             twin = CounterMetricFamily(
                 "kedge_devicetwin_events", "DeviceTwin requests, publishes, reports.", labels=["event"]
@@ -41,6 +63,11 @@ class EdgeCollector(Collector):
             for event, n in self.twin.stats.items():
                 twin.add_metric([event], n)
             yield twin
+            yield CounterMetricFamily(
+                "kedge_devicetwin_updates",
+                "Devices whose twins or state a DeviceTwin batch changed and stored.",
+                value=self.twin.stats.get("updates", 0),
+            )
         if self.bus is not None:
             st = self.bus.stats
             bus = CounterMetricFamily(

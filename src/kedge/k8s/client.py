@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from kedge.model.metrics import Histogram
 
-async def open_api(kubeconfig: str) -> client.ApiClient:
+
+def request_verb(method: str, query_params: Any) -> str:
+    """The `verb` label of a request: its HTTP method, or WATCH for a watch (whose duration is the time
+    to its response headers, not the length of the stream)."""
+    if method == "GET" and query_params:
+        for k, v in query_params:
+            if k == "watch" and v in (True, "true", "True"):
+                return "WATCH"
+    return method
+
+
+class TimedApiClient(client.ApiClient):
+    """An ApiClient that times every request by verb: `request()` is the one call every API method and
+    every list and watch goes through, on the embedded API server and on a real cluster alike."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: verb → seconds from sending a request to its response (headers for streamed ones)
+        self.latency: dict[str, Histogram] = {}
+
+    async def request(  # type: ignore[override]
+        self, method: str, url: str, query_params: Any = None, *args: Any, **kwargs: Any
+    ) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await super().request(method, url, query_params, *args, **kwargs)
+        finally:
+            verb = request_verb(method, query_params)
+            h = self.latency.get(verb)
+            if h is None:
+                h = self.latency[verb] = Histogram()
+            h.observe(time.perf_counter() - t0)
+
+
+async def open_api(kubeconfig: str) -> TimedApiClient:
     """An ApiClient for `kubeconfig`; close it with `await api.close()`."""
     conf = client.Configuration()
     await config.load_kube_config(config_file=kubeconfig, client_configuration=conf)
-    return client.ApiClient(conf)
+    return TimedApiClient(conf)
 
 
 async def node_exists(api: client.ApiClient, name: str) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from kedge._core.channel import COALESCED, FULL, LANE_ACK, LANE_NOACK, QUEUED, STALE, Channel
 from kedge.model.message import Message
+from kedge.model.metrics import Histogram
 
 __all__ = ["COALESCED", "FULL", "QUEUED", "STALE", "Cursor", "Outbound", "parse_rv"]
 
@@ -67,14 +68,15 @@ class Cursor:
 
 
 class _Flight:
-    __slots__ = ("attempts", "deadline", "delete", "key", "msg", "rv")
+    __slots__ = ("attempts", "deadline", "delete", "key", "msg", "rv", "sent")
 
-    def __init__(self, key: str, rv: int, msg: Message, delete: bool, deadline: float) -> None:
+    def __init__(self, key: str, rv: int, msg: Message, delete: bool, deadline: float, sent: float) -> None:
         self.key = key
         self.rv = rv
         self.msg = msg
         self.delete = delete
         self.deadline = deadline
+        self.sent = sent  # when it was (last) written: the ack latency is measured from here
         self.attempts = 1
 
 
@@ -86,6 +88,7 @@ class Outbound:
         "_deleting",
         "_flight",
         "_next",
+        "ack_latency",
         "ack_timeout",
         "channel",
         "cursor",
@@ -117,6 +120,8 @@ class Outbound:
         self._deleting: set[str] = set()
         self._next: float | None = None  # earliest resend deadline (lazily recomputed)
         self.resent = 0
+        #: Observes send-to-ack seconds of acks given a `now` (the hub shares one across nodes).
+        self.ack_latency: Histogram | None = None
 
     # -- producer side ---------------------------------------------------------------------------
 
@@ -160,7 +165,7 @@ class Outbound:
                 if old is not None:  # a newer version supersedes the one in flight
                     del flight[old]
                 mid = msg.header.msg_id
-                flight[mid] = _Flight(key, rv, msg, delete, deadline)
+                flight[mid] = _Flight(key, rv, msg, delete, deadline, now)
                 by_key[key] = mid
                 out.append(msg)
             if self._next is None or deadline < self._next:
@@ -172,6 +177,7 @@ class Outbound:
         for f in self._flight.values():
             if f.deadline <= now:
                 f.attempts += 1
+                f.sent = now
                 f.deadline = now + min(self.max_backoff, self.ack_timeout * (1 << min(f.attempts - 1, 16)))
                 out.append(f.msg)
                 self.resent += 1
@@ -179,12 +185,15 @@ class Outbound:
                 nxt = f.deadline
         self._next = nxt
 
-    def ack(self, msg_id: str) -> Message | None:
+    def ack(self, msg_id: str, now: float | None = None) -> Message | None:
         """The node persisted `msg_id`: retire it and move the cursor; returns the acked message. None
-        for unknown ids (late duplicates, superseded versions)."""
+        for unknown ids (late duplicates, superseded versions). With `now`, `ack_latency` observes the
+        time since its last send."""
         f = self._flight.pop(msg_id, None)
         if f is None:
             return None
+        if now is not None and self.ack_latency is not None:
+            self.ack_latency.observe(now - f.sent)
         if self._by_key.get(f.key) == msg_id:
             del self._by_key[f.key]
             if f.delete:

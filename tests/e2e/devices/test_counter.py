@@ -86,6 +86,20 @@ def edge_metrics(d: Devices) -> None:
     assert twin["requests"] > 0 and twin["published"] > 0
     bus = {s.labels["event"]: s.value for s in families["kedge_eventbus_messages"].samples}
     assert bus["received"] > 0 and bus["routed_twin"] > 0
+    assert families["kedge_devicetwin_updates"].samples[0].value > 0
+    commits = {
+        (s.name, s.labels["store"]): s.value
+        for s in families["kedge_edge_sqlite_commit_seconds"].samples
+        if s.name.endswith("_count")
+    }
+    assert commits[("kedge_edge_sqlite_commit_seconds_count", "meta")] > 0  # the Device, the Node...
+    assert commits[("kedge_edge_sqlite_commit_seconds_count", "twin")] > 0
+    by_type = {
+        (s.labels["direction"], s.labels["type"])
+        for s in families["kedge_edgehub_messages_by_type"].samples
+        if s.value > 0
+    }
+    assert ("in", "device") in by_type and ("out", "keepalive") in by_type
 
 
 def test_counter_example(devices: Devices) -> None:

@@ -30,6 +30,7 @@ from kedge.beehive.context import QueueFull
 from kedge.cloud.cloudhub.cursors import CursorStore, encode_cursor
 from kedge.model import constants as c
 from kedge.model.message import Message, new_error, new_message, new_response
+from kedge.model.metrics import Histogram, count_types
 from kedge.proto.delivery import FULL, Cursor, Outbound
 from kedge.proto.liveness import Liveness
 from kedge.security.authorization import authorize, check_identity
@@ -167,6 +168,11 @@ class CloudHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.Task | None = None
         self.stats = {"delivered": 0, "frames": 0, "denied": 0, "routed": 0, "dropped_full": 0}
+        #: Messages written to / received from edges by `type` label (`kedge.model.metrics.message_type`).
+        self.messages_out: dict[str, int] = {}
+        self.messages_in: dict[str, int] = {}
+        #: Seconds from a message's last send to its ack, all nodes together.
+        self.ack_latency = Histogram()
         #: Called with (node, message) for every acknowledged message (benchmarks measure enqueue-to-ack
         #: latency and keep queues topped up with it).
         self.on_ack: Callable[[str, Message], None] | None = None
@@ -185,6 +191,7 @@ class CloudHub:
                 max_backoff=s.max_backoff,
                 cursor=Cursor(entries),
             )
+            out.ack_latency = self.ack_latency
             st = self.nodes[node_id] = NodeState(node_id, out)
         return st
 
@@ -384,6 +391,7 @@ class CloudHub:
                 link.send(msgs, acks)
                 self.stats["delivered"] += len(msgs)
                 self.stats["frames"] += 1
+                count_types(self.messages_out, msgs)
             if out.channel.size(LANE_NOACK) or (out.in_flight < out.window and out.channel.size(LANE_ACK)):
                 self._dirty.add(sess)
                 again = True
@@ -399,11 +407,14 @@ class CloudHub:
         st = sess.state
         out = st.outbound
         node = st.node_id
-        self.liveness.touch(node, self.clock())
+        now = self.clock()
+        self.liveness.touch(node, now)
         acked = False
         hook = self.on_ack
+        if messages:
+            count_types(self.messages_in, messages)
         for mid in acks:
-            m = out.ack(mid)
+            m = out.ack(mid, now)
             if m is not None:
                 acked = True
                 if hook is not None:
@@ -416,13 +427,13 @@ class CloudHub:
                 continue
             if h.parent_msg_id:
                 if op == c.RESPONSE:
-                    m = out.ack(h.parent_msg_id)
+                    m = out.ack(h.parent_msg_id, now)
                     if m is not None:
                         acked = True
                         if hook is not None:
                             hook(node, m)
                         continue
-                if op == c.ERROR and out.nack(h.parent_msg_id, self.clock()):
+                if op == c.ERROR and out.nack(h.parent_msg_id, now):
                     log.warning("node %s failed to apply %s: %s", node, h.parent_msg_id, msg.content)
                     continue
                 if self.ctx is not None and self.ctx.send_resp(msg):

@@ -79,7 +79,8 @@ class DeviceTwin(Module):
         self.monotonic = monotonic
         self.coalescer: Coalescer[str] = Coalescer(report_interval)
         self.cloud_connected = False
-        self.stats = {"requests": 0, "published": 0, "reports": 0, "write_errors": 0}
+        #: updates: devices whose twins or state a batch (edge requests, cloud Device changes) changed
+        self.stats = {"requests": 0, "published": 0, "reports": 0, "write_errors": 0, "updates": 0}
         self._ctx: Context | None = None
         self._wake = asyncio.Event()
 
@@ -123,7 +124,9 @@ class DeviceTwin(Module):
             except (DeviceSpecError, ResourceError, msgspec.DecodeError, TypeError, ValueError) as e:
                 log.warning("devicetwin cannot use %s %s from %s: %s", op, r.resource, r.source, e)
         self.stats["requests"] += requests
-        if not self._write(fx):
+        if self._write(fx):
+            self.stats["updates"] += len(fx.changed) + len(fx.removed)
+        else:
             fx = self._failed(batch, now)
         for topic, payload in fx.publishes:
             await self._publish(ctx, topic, payload)

@@ -8,11 +8,13 @@ the whole batch or none of it. `synced_edge` is the reported version last handed
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kedge.edge.devicetwin.twins import Twin, Value, Version
 from kedge.edge.sqlite import DatabaseError, open_wal
+from kedge.model.metrics import Histogram
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS device (
@@ -98,6 +100,8 @@ class TwinStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._conn = open_wal(self.path, _SCHEMA)
+        #: Seconds each write's transaction took (one per DeviceTwin batch that changed devices).
+        self.commit_latency = Histogram()
 
     def load(self) -> dict[str, DeviceRecord]:
         out: dict[str, DeviceRecord] = {}
@@ -136,6 +140,11 @@ class TwinStore:
         """Replace these devices' rows (and delete the `removed` ones) in one transaction."""
         if not records and not removed:
             return
+        t0 = time.perf_counter()
+        self._write(records, removed)
+        self.commit_latency.observe(time.perf_counter() - t0)
+
+    def _write(self, records: list[DeviceRecord], removed: list[str]) -> None:
         with self._conn:  # apsw: a transaction, rolled back on error
             cur = self._conn.cursor()
             ids = [(r.id,) for r in records] + [(i,) for i in removed]

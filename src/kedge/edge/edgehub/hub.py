@@ -27,6 +27,7 @@ from kedge.beehive.context import QueueFull
 from kedge.edge.edgehub.outbox import Outbox
 from kedge.model import constants as c
 from kedge.model.message import Message, new_error, new_message, new_response
+from kedge.model.metrics import count_types
 from kedge.proto.inbound import Inbound
 from kedge.proto.throttle import TokenBucket
 from kedge.transport.link import LANE_NATIVE, Link
@@ -116,6 +117,9 @@ class EdgeHub:
         self.session: EdgeSession | None = None
         self.connected = asyncio.Event()
         self.connects = 0
+        #: Messages written to / received from the cloud by `type` label (`kedge.model.metrics`).
+        self.messages_out: dict[str, int] = {}
+        self.messages_in: dict[str, int] = {}
         self._up: deque[Message] = deque()  # non-durable upstream, waiting for tokens
         self._acks: list[str] = []  # native-lane acks waiting for the end of this loop turn ...
         self._ack_session: EdgeSession | None = None  # ... and the connection they go out on
@@ -168,7 +172,7 @@ class EdgeHub:
             self._acks.append(msg_id)
             self._schedule_acks()
         else:
-            link.send([response if response is not None else self._ok(msg_id)])
+            self._send(link, [response if response is not None else self._ok(msg_id)])
 
     @staticmethod
     def _ok(msg_id: str) -> Message:
@@ -200,6 +204,7 @@ class EdgeHub:
                 self.outbox.remove(done)
         inbound = self.inbound
         ctx = self.ctx
+        count_types(self.messages_in, messages)
         for msg in messages:
             h = msg.header
             r = msg.route
@@ -237,10 +242,13 @@ class EdgeHub:
                 )
                 inbound.reject(msg)
 
-    @staticmethod
-    def _send_on(sess: EdgeSession, msgs: list[Message]) -> None:
+    def _send_on(self, sess: EdgeSession, msgs: list[Message]) -> None:
         if sess.link is not None and not sess.link.closed:
-            sess.link.send(msgs)
+            self._send(sess.link, msgs)
+
+    def _send(self, link: Link, msgs: list[Message]) -> None:
+        link.send(msgs)
+        count_types(self.messages_out, msgs)
 
     # -- connection loop -------------------------------------------------------------------------
 
@@ -314,18 +322,18 @@ class EdgeHub:
         link = sess.link
         assert link is not None
         native = link.peer.lane == LANE_NATIVE
-        link.send([keepalive_message()])
+        self._send(link, [keepalive_message()])
         next_beat = self.clock() + self.heartbeat
         while not link.closed:
             now = self.clock()
             if now >= next_beat:
-                link.send([keepalive_message()])
+                self._send(link, [keepalive_message()])
                 next_beat = now + self.heartbeat
             wait = next_beat - now
             if self._up:
                 n = self.bucket.allowance(now, len(self._up))
                 if n:
-                    link.send([self._up.popleft() for _ in range(n)])
+                    self._send(link, [self._up.popleft() for _ in range(n)])
                 if self._up:
                     wait = min(wait, max(self.bucket.wait_time(now), 0.001))
             if self.outbox is not None and len(self.outbox) > len(self._outbox_sent):
@@ -352,7 +360,7 @@ class EdgeHub:
             if not batch:
                 return 0.0
         msgs = [m for _, m in batch]
-        link.send(msgs)
+        self._send(link, msgs)
         if native:
             for seq, m in batch:
                 self._outbox_sent[m.header.msg_id] = seq

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import apsw
 
 from kedge._core import store as _core_store
+from kedge.model.metrics import Histogram
 
 __all__ = ["MetaStore", "MetaStoreError"]
 
@@ -64,6 +66,8 @@ class MetaStore:
         busy_timeout_ms: int = _BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = str(path)
+        #: Seconds each commit's transaction took, BEGIN to COMMIT (one per MetaManager batch).
+        self.commit_latency = Histogram()
         os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
         self._index = (index_factory or _core_store.MetaIndex)()
         self._lock_fd = _lock(self.path)
@@ -173,6 +177,7 @@ class MetaStore:
         ups = [(k, t, v, rv) for k, t, v, rv, deleted in rows if not deleted]
         dels = [(k,) for k, _, _, _, deleted in rows if deleted]
         cur = self._conn.cursor()
+        t0 = time.perf_counter()
         cur.execute("BEGIN IMMEDIATE")
         try:
             if ups:
@@ -180,6 +185,7 @@ class MetaStore:
             if dels:
                 cur.executemany(_SQL_DELETE, dels)
             cur.execute("COMMIT")
+            self.commit_latency.observe(time.perf_counter() - t0)
         except BaseException:
             # SQLite may already have rolled back (a full disk, an I/O error); a second ROLLBACK would
             # replace the real error with "no transaction is active".
