@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kedge.apiserver import nodelifecycle, scheduling
+from kedge.apiserver.clustercache import ClusterCache
 from kedge.apiserver.errors import ApiError
 from kedge.apiserver.nodelifecycle import NodeLifecycleSettings
 from kedge.apiserver.objects import rfc3339
@@ -33,7 +34,6 @@ RETRY_INTERVAL = 5.0
 COMPACT_INTERVAL = 60.0
 #: The User-Agent of node lifecycle writes: managedFields name kube's controller manager, as on a cluster.
 LIFECYCLE_AGENT = "kube-controller-manager"
-LEASES = "leases.coordination.k8s.io"
 
 
 class Controllers:
@@ -47,9 +47,14 @@ class Controllers:
         # node name -> what the monitor last saw of it; when it first saw NoExecute taints on it
         self._health: dict[str, nodelifecycle.Health] = {}
         self._taint_seen: dict[str, float] = {}
+        #: nodes, leases and pods as the loops need them, kept from the events `notify` is given
+        self.cache = ClusterCache(self.storage)
+        self._next_node = 0  # where the next pod's node search starts (kube-scheduler's nextStartNodeIndex)
 
     def notify(self, event: Event) -> None:
-        """Called for every committed event: wake the loops the event concerns."""
+        """Called for every committed event, in commit order: keep the cache, wake the loops the event
+        concerns."""
+        self.cache.apply(event)
         res = event.res
         if res == "pods":
             if event.type != DELETED and not (event.obj.get("spec") or {}).get("nodeName"):
@@ -118,35 +123,35 @@ class Controllers:
     # -- scheduling ---------------------------------------------------------------------------
 
     def schedule_pending(self) -> int:
-        """Bind every pending pod that fits somewhere; mark the rest Unschedulable. Returns binds."""
-        pods = [s.obj for s in self.storage.list("pods").items]
-        pending = [
-            p
-            for p in pods
-            if not (p.get("spec") or {}).get("nodeName") and not p["metadata"].get("deletionTimestamp")
-        ]
-        if not pending:
+        """Bind every pending pod that fits somewhere; mark the rest Unschedulable. Returns binds.
+
+        Reads the cache, not storage: a bind's event updates the node's count before the next pod is
+        placed. In large clusters each pod's search stops at kube-scheduler's number of feasible nodes,
+        and the next pod's search starts where it stopped."""
+        cache = self.cache
+        if not cache.pending:
             return 0
-        nodes = [s.obj for s in self.storage.list("nodes").items]
-        counts: dict[str, int] = {}
-        requested: dict[str, dict[str, int]] = {}
-        for p in pods:
-            node = (p.get("spec") or {}).get("nodeName")
-            if node and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                _place(counts, requested, node, p)
+        nodes = list(cache.nodes.values())
+        enough = scheduling.feasible_nodes_to_find(len(nodes))
+        pending = sorted(cache.pending.items(), key=lambda kv: kv[1]["metadata"].get("creationTimestamp", ""))
         bound = 0
-        for pod in sorted(pending, key=lambda p: p["metadata"].get("creationTimestamp", "")):
+        for key, pod in pending:
+            if key not in cache.pending:
+                continue  # bound or deleted meanwhile
             meta = pod["metadata"]
             try:
-                decision = scheduling.schedule(pod, nodes, counts, requested)
+                decision, examined = scheduling.schedule_sampled(
+                    pod, nodes, cache.counts, cache.requested, start=self._next_node, enough=enough
+                )
             except scheduling.QuantityError as e:
-                decision = scheduling.Decision(None, "Unschedulable", str(e))
+                decision, examined = scheduling.Decision(None, "Unschedulable", str(e)), 0
+            if nodes:
+                self._next_node = (self._next_node + examined) % len(nodes)
             if decision is scheduling.NOT_OURS or (decision.node is None and not decision.reason):
                 continue
             try:
                 if decision.node is not None:
                     self.rest.bind(meta["namespace"], meta["name"], decision.node, uid=meta.get("uid"))
-                    _place(counts, requested, decision.node, pod)
                     bound += 1
                 else:
                     self._mark_unschedulable(pod, decision)
@@ -198,14 +203,9 @@ class Controllers:
         """One pass of kube's node lifecycle and taint-eviction controllers over every node."""
         now = self.rest.clock()
         nodes_info, pods_info = self._info("nodes"), self._info("pods")
-        leases = {
-            s.obj["metadata"]["name"]: s.obj
-            for s in self.storage.list(LEASES, nodelifecycle.LEASE_NAMESPACE).items
-        }
+        leases = self.cache.leases
         nodes: dict[str, Mapping[str, Any]] = {}
-        for stored in self.storage.list("nodes").items:
-            node = stored.obj
-            name = node["metadata"]["name"]
+        for name, node in list(self.cache.nodes.items()):  # our own writes below update the cache
             decision = nodelifecycle.decide_node(
                 node, leases.get(name), self._health.get(name), now, self.lifecycle
             )
@@ -306,13 +306,3 @@ def _with(obj: Mapping[str, Any], section: str, key: str, value: Any) -> dict[st
     else:
         part[key] = value
     return new
-
-
-def _place(
-    counts: dict[str, int], requested: dict[str, dict[str, int]], node: str, pod: dict[str, Any]
-) -> None:
-    """Account a pod on a node: its count and its resource requests."""
-    counts[node] = counts.get(node, 0) + 1
-    per = requested.setdefault(node, {})
-    for k, v in scheduling.pod_requests(pod).items():
-        per[k] = per.get(k, 0) + v

@@ -12,6 +12,7 @@ Not modelled: host ports, volumes, topology spread, inter-pod affinity, scoring 
 says when no lower-priority pod could make room).
 """
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -408,44 +409,84 @@ def _node_name(node: Mapping[str, Any]) -> str:
     return (node.get("metadata") or {}).get("name") or ""
 
 
+#: kube-scheduler's minFeasibleNodesToFind and its adaptive percentageOfNodesToScore bounds.
+MIN_FEASIBLE_NODES = 100
+MIN_FEASIBLE_PERCENT = 5
+
+
+def feasible_nodes_to_find(total: int) -> int:
+    """How many feasible nodes kube-scheduler looks for before it stops filtering (its default, adaptive
+    percentageOfNodesToScore: 50 % less 1 % per 125 nodes, at least 5 %, at least 100 nodes). Small
+    clusters are searched whole; 10,000 nodes are sampled 500 at a time."""
+    if total < MIN_FEASIBLE_NODES:
+        return total
+    percent = max(MIN_FEASIBLE_PERCENT, 50 - total // 125)
+    return max(MIN_FEASIBLE_NODES, total * percent // 100)
+
+
 def schedule(
     pod: Mapping[str, Any],
     nodes: list[Mapping[str, Any]],
     pods_on_node: Mapping[str, int],
     requested: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Decision:
-    """Decides where `pod` runs.
+    """Decides where `pod` runs, looking at every node.
 
     `pods_on_node` counts the non-terminated pods bound to each node; `requested` sums their
     `pod_requests` per node (missing: nothing requested). Among feasible nodes the one with the
     fewest pods wins, then the first by name. Raises QuantityError for a resource quantity
     Kubernetes would not accept.
     """
+    return schedule_sampled(pod, nodes, pods_on_node, requested)[0]
+
+
+def schedule_sampled(
+    pod: Mapping[str, Any],
+    nodes: list[Mapping[str, Any]],
+    pods_on_node: Mapping[str, int],
+    requested: Mapping[str, Mapping[str, int]] | None = None,
+    *,
+    start: int = 0,
+    enough: int = 0,
+) -> tuple[Decision, int]:
+    """schedule() as kube-scheduler does it in large clusters: filter nodes from index `start` on
+    (wrapping around) and stop once `enough` feasible ones are found (0: look at all), then choose among
+    those. Returns the decision and how many nodes were examined, for the caller to start the next pod
+    after them, so that the whole cluster is visited in turn."""
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     if (spec.get("schedulerName") or DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER:
-        return NOT_OURS
+        return NOT_OURS, 0
     if spec.get("nodeName"):
-        return Decision(spec["nodeName"], "", "")
+        return Decision(spec["nodeName"], "", ""), 0
     if meta.get("deletionTimestamp"):
-        return NOT_OURS
+        return NOT_OURS, 0
     if spec.get("schedulingGates"):
-        return Decision(None, REASON_SCHEDULING_GATED, MSG_GATED)
+        return Decision(None, REASON_SCHEDULING_GATED, MSG_GATED), 0
     if not nodes:
-        return Decision(None, REASON_UNSCHEDULABLE, MSG_NO_NODES)
+        return Decision(None, REASON_UNSCHEDULABLE, MSG_NO_NODES), 0
 
     total = len(nodes)
     pinned = _affinity_node_names(spec)
     if pinned is not None and not pinned:
         conflict = [_Rejection((MSG_AFFINITY_CONFLICT,), False)] * total
         message = _fit_error(total, Counter(), MSG_AFFINITY_CONFLICT)
-        return Decision(None, REASON_UNSCHEDULABLE, "%s %s" % (message, _post_filter(spec, total, conflict)))
+        decision = Decision(
+            None, REASON_UNSCHEDULABLE, "%s %s" % (message, _post_filter(spec, total, conflict))
+        )
+        return decision, 0
 
     want = pod_requests(pod)
     requested = requested or {}
     feasible: list[tuple[int, str]] = []
     rejections: list[_Rejection] = []
-    for node in nodes:
+    start = start % total
+    order = itertools.chain(itertools.islice(nodes, start, None), itertools.islice(nodes, 0, start))
+    examined = 0
+    for node in order:
+        if enough and len(feasible) >= enough:
+            break
+        examined += 1
         name = _node_name(node)
         count = pods_on_node.get(name, 0)
         if pinned is not None and name not in pinned:
@@ -460,10 +501,10 @@ def schedule(
     if feasible:
         _, best = min(feasible)
         where = "%s/%s" % (meta.get("namespace") or "default", meta.get("name") or "")
-        return Decision(best, REASON_SCHEDULED, "Successfully assigned %s to %s" % (where, best))
+        return Decision(best, REASON_SCHEDULED, "Successfully assigned %s to %s" % (where, best)), examined
     histogram = Counter(reason for r in rejections for reason in r.reasons)
     message = "%s %s" % (_fit_error(total, histogram), _post_filter(spec, total, rejections))
-    return Decision(None, REASON_UNSCHEDULABLE, message)
+    return Decision(None, REASON_UNSCHEDULABLE, message), examined
 
 
 def pod_scheduled_condition(decision: Decision, now: str, *, observed_generation: int | None = None) -> dict:

@@ -408,10 +408,16 @@ def world(tmp_path):
     st_ = Storage(str(tmp_path / "db"))
     reg = new_registry()
     rest = Rest(st_, reg, clock=Clock())
-    st_.listener = rest.observe
+    controllers = Controllers(rest, node_lifecycle=SETTINGS)
+
+    def on_commit(event):  # as the API server wires them
+        rest.observe(event)
+        controllers.notify(event)
+
+    st_.listener = on_commit
     for ns in ("default", "kube-node-lease"):
         rest.create(Target(reg.get("", "v1", "namespaces")), {"metadata": {"name": ns}}, {}, "test")
-    yield rest, Controllers(rest, node_lifecycle=SETTINGS)
+    yield rest, controllers
     st_.close()
 
 
