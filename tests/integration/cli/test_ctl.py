@@ -27,8 +27,22 @@ from tests.unit.edge.test_devicetwin_engine import MODEL, NODE, device
 REPO = Path(__file__).resolve().parents[3]
 
 
+#: The clock of this module: the database is built at NOW and the commands run at NOW (ages are exact,
+#: however long the suite takes between the fixture and a test).
+NOW = time.time()
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from kedge.cli import ctl
+
+    monkeypatch.setattr(ctl, "time", types.SimpleNamespace(time=lambda: NOW))
+
+
 def _ago(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(time.time() - seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(NOW - seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pod(ns: str, name: str, status: dict[str, Any], *, containers: int = 1, **spec: Any) -> dict[str, Any]:
@@ -154,7 +168,7 @@ def _twin_request(engine: TwinEngine, dev_id: str, twin: dict[str, Any], now: in
 
 def build_edge_db(path: Path) -> None:
     """What edgecore leaves on disk: MetaManager's objects and DeviceTwin's rows (reported values set)."""
-    now = int(time.time() * 1000) - 30_000
+    now = int(NOW * 1000) - 30_000
     with MetaStore(path) as meta:
         for p in PODS:
             _put(meta, p, "pod")
