@@ -8,6 +8,7 @@ import logging
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,24 @@ def make_runtime(cfg: EdgeCoreConfig, node: str):
     return ProcessRuntime(Path(edged.root_directory) / "process-runtime", node)
 
 
-def make_edged(cfg: EdgeCoreConfig, store: MetaStore):
+def make_hub(cfg: EdgeCoreConfig, ctx: Context, outbox: Outbox | None) -> EdgeHub:
+    """EdgeHub with the connector and the keepalive/throttle settings edgecore.yaml asks for."""
+    eh = cfg.modules.edge_hub
+    return EdgeHub(
+        node_name(cfg),
+        make_connector(hub_target(cfg)),
+        ctx,
+        heartbeat=float(eh.heartbeat),
+        qps=float(eh.message_qps),
+        burst=float(eh.message_burst),
+        outbox=outbox,
+        upload_ttl=float(eh.upload_ttl),
+    )
+
+
+def make_edged(cfg: EdgeCoreConfig, store: MetaStore, pod_runtime: Callable[[], Any] | None = None):
+    """Edged on `store`'s pods; `pod_runtime` builds the container runtime (default: make_runtime's
+    choice; the scale harness passes a fake one)."""
     from kedge import __version__
     from kedge.edge.edged.manager import PodManager
     from kedge.edge.edged.module import Edged, EdgedSettings
@@ -150,7 +168,7 @@ def make_edged(cfg: EdgeCoreConfig, store: MetaStore):
 
     def make_manager(module: Edged) -> PodManager:
         return PodManager(
-            make_runtime(cfg, node),
+            make_runtime(cfg, node) if pod_runtime is None else pod_runtime(),
             node,
             root_dir=edged.root_directory,
             log_dir=kubelet.pod_logs_dir,
@@ -228,16 +246,7 @@ async def run_edgecore(cfg: EdgeCoreConfig) -> None:
         store.close()
         raise
     ctx = Context()
-    hub = EdgeHub(
-        node_name(cfg),
-        make_connector(hub_target(cfg)),
-        ctx,
-        heartbeat=float(eh.heartbeat),
-        qps=float(eh.message_qps),
-        burst=float(eh.message_burst),
-        outbox=outbox,
-        upload_ttl=float(eh.upload_ttl),
-    )
+    hub = make_hub(cfg, ctx, outbox)
     runtime = Runtime(ctx)
     closers: list = []
     runtime.register(EdgeHubModule(hub))

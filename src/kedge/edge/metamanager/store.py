@@ -28,7 +28,10 @@ import apsw
 from kedge._core import store as _core_store
 from kedge.model.metrics import Histogram
 
-__all__ = ["MetaStore", "MetaStoreError"]
+__all__ = ["MEMORY", "MetaStore", "MetaStoreError"]
+
+#: path of a private in-memory database (no file, no lock, no WAL): for tests and simulated nodes
+MEMORY = ":memory:"
 
 _BUSY_TIMEOUT_MS = 5000
 _SCHEMA = (
@@ -68,26 +71,33 @@ class MetaStore:
         self.path = str(path)
         #: Seconds each commit's transaction took, BEGIN to COMMIT (one per MetaManager batch).
         self.commit_latency = Histogram()
-        os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
+        memory = self.path == MEMORY
+        if not memory:
+            os.makedirs(os.path.dirname(self.path) or ".", mode=0o700, exist_ok=True)
         self._index = (index_factory or _core_store.MetaIndex)()
-        self._lock_fd = _lock(self.path)
+        # ":memory:" is private to this connection: no other writer to lock out, nothing to make durable
+        self._lock_fd = -1 if memory else _lock(self.path)
+        self._closed = False
         conn: apsw.Connection | None = None
         try:
             self._conn = conn = apsw.Connection(self.path)
             conn.set_busy_timeout(busy_timeout_ms)
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchall()
-            if mode != [("wal",)]:
-                raise MetaStoreError(
-                    "%s: cannot switch the database to WAL mode (got %r)" % (self.path, mode)
-                )
+            if not memory:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchall()
+                if mode != [("wal",)]:
+                    raise MetaStoreError(
+                        "%s: cannot switch the database to WAL mode (got %r)" % (self.path, mode)
+                    )
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
             self._load()
         except BaseException:
             if conn is not None:
                 conn.close()
-            os.close(self._lock_fd)
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
             self._lock_fd = -1
+            self._closed = True
             raise
 
     def _load(self) -> None:
@@ -160,7 +170,7 @@ class MetaStore:
         On failure the drained keys are journaled again (their state then is what a later commit writes)
         and the error propagates: nothing acked can be lost to a transient SQLite error.
         """
-        if self._lock_fd < 0:
+        if self._closed:
             raise MetaStoreError("%s: commit on a closed MetaStore" % self.path)
         index = self._index
         rows = index.drain(index.dirty_count())
@@ -195,13 +205,15 @@ class MetaStore:
 
     def close(self) -> None:
         """Commit what is dirty, then release the database (also when the commit fails, which re-raises)."""
-        if self._lock_fd < 0:
+        if self._closed:
             return
         try:
             self.commit()
         finally:
+            self._closed = True
             self._conn.close()
-            os.close(self._lock_fd)
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
             self._lock_fd = -1
 
     def __enter__(self) -> MetaStore:
