@@ -1,14 +1,10 @@
 """Edgemark's fake container runtime: Edged's whole pod lifecycle with no containers behind it.
 
-Sandboxes and containers live in two dicts. There are no images (ensure_image answers at once) and no
-processes: a started container is reported `running` `pod_delay` seconds after start_container returned,
-judged by the clock whenever state is read (no timer, no task, no sleep per container), so 10,000 hollow
-nodes each holding tens of pods cost a few objects per container. Stopping exits a container with code 0.
-
-One deviation from a real runtime keeps Edged's pod worker honest: a container started but not yet
-running is `created`, which the worker takes for a start that failed half-way and starts again; a create
-for a container whose start is still under way returns that container instead of making a second one (a
-real runtime's start_container simply would not have returned yet).
+Sandboxes and containers live in two dicts; there are no processes. A pod's start costs `pod_delay`
+seconds, spent where a real node spends it: pulling the image (ensure_image waits on the loop's timer, as
+a pull waits on the registry). Creating and starting a container are then immediate, and a started
+container is running, as with containerd: Edged sees the states a real runtime reports, in the same
+order, with the pod ContainerCreating meanwhile. Stopping exits a container with code 0.
 
 The ContainerInfo/SandboxInfo objects handed out are the runtime's own (Edged only reads them): no copy
 per PLEG relist, which runs once a second on every node.
@@ -19,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from kedge.edge.edged.runtime.base import (
     CREATED,
@@ -41,35 +37,30 @@ def _new_id(prefix: str) -> str:
     return "%s%012x" % (prefix, next(_ids))
 
 
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
-
-
 class FakeRuntime:
-    """A `PodRuntime` keeping everything in memory. `clock` (default: the running loop's clock) decides
-    when a started container counts as running; `wall` gives the epoch times reported in statuses."""
+    """A `PodRuntime` keeping everything in memory. `sleep` (default asyncio.sleep) spends the pull time;
+    `wall` gives the epoch times reported in statuses."""
 
     kind = "fake"
 
-    __slots__ = ("_containers", "_due", "_ip_seq", "_sandboxes", "clock", "node", "pod_delay", "wall")
+    __slots__ = ("_containers", "_ip_seq", "_sandboxes", "node", "pod_delay", "sleep", "wall")
 
     def __init__(
         self,
         node: str,
         *,
         pod_delay: float = 1.0,
-        clock: Callable[[], float] = _loop_time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall: Callable[[], float] = time.time,
     ) -> None:
         if pod_delay < 0:
             raise ValueError("pod_delay must be >= 0, got %r" % (pod_delay,))
         self.node = node
         self.pod_delay = pod_delay
-        self.clock = clock
+        self.sleep = sleep
         self.wall = wall
         self._sandboxes: dict[str, SandboxInfo] = {}
         self._containers: dict[str, ContainerInfo] = {}
-        self._due: dict[str, tuple[float, float]] = {}  # started, not yet running: id -> (clock, wall) due
         self._ip_seq = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -84,6 +75,8 @@ class FakeRuntime:
         return VERSION
 
     async def ensure_image(self, image: str, pull_policy: str) -> str:
+        if self.pod_delay:
+            await self.sleep(self.pod_delay)  # the pull: a timer, no task of our own
         return image
 
     # -- sandboxes -------------------------------------------------------------------------------------
@@ -125,7 +118,6 @@ class FakeRuntime:
             return
         for cid in [c.id for c in self._containers.values() if c.sandbox_id == sandbox_id]:
             del self._containers[cid]
-            self._due.pop(cid, None)
 
     async def list_sandboxes(self) -> list[SandboxInfo]:
         return list(self._sandboxes.values())
@@ -139,11 +131,6 @@ class FakeRuntime:
             raise RuntimeFailure(
                 "CreateContainerError", "container %s: sandbox %s does not exist" % (spec.name, sandbox.id)
             )
-        self.advance()
-        for cid in self._due:  # a start still under way (see the module docstring)
-            c = self._containers[cid]
-            if c.sandbox_id == sandbox.id and c.name == spec.name:
-                return cid
         info = ContainerInfo(
             id=_new_id("c"),
             sandbox_id=sandbox.id,
@@ -162,12 +149,8 @@ class FakeRuntime:
         c = self._containers.get(container_id)
         if c is None:
             raise RuntimeFailure("RunContainerError", "container %s does not exist" % container_id)
-        if c.state != CREATED or container_id in self._due:
-            return
-        if self.pod_delay == 0:
+        if c.state == CREATED:
             c.state, c.started_at = RUNNING, self.wall()
-            return
-        self._due[container_id] = (self.clock() + self.pod_delay, self.wall() + self.pod_delay)
 
     async def stop_container(self, container_id: str, grace_seconds: int) -> None:
         c = self._containers.get(container_id)
@@ -176,18 +159,13 @@ class FakeRuntime:
 
     async def remove_container(self, container_id: str) -> None:
         self._containers.pop(container_id, None)
-        self._due.pop(container_id, None)
 
     async def list_containers(self, sandbox_id: str | None = None) -> list[ContainerInfo]:
-        if self._due:
-            self.advance()
         if sandbox_id is None:
             return list(self._containers.values())
         return [c for c in self._containers.values() if c.sandbox_id == sandbox_id]
 
     async def exec_sync(self, container_id: str, cmd: list[str], timeout: int) -> tuple[int, bytes, bytes]:
-        if self._due:
-            self.advance()
         c = self._containers.get(container_id)
         if c is None or c.state != RUNNING:
             raise RuntimeFailure("ExecSyncError", "exec in container %s: not running" % container_id)
@@ -195,23 +173,11 @@ class FakeRuntime:
 
     # -- time ------------------------------------------------------------------------------------------
 
-    def advance(self) -> None:
-        """Mark the containers whose delay has passed running."""
-        if self._due:
-            now = self.clock()
-            for cid, (due, due_wall) in list(self._due.items()):
-                if now >= due:
-                    del self._due[cid]
-                    c = self._containers[cid]
-                    c.state, c.started_at = RUNNING, due_wall
-
     def running(self) -> int:
         """Containers running now."""
-        self.advance()
         return sum(1 for c in self._containers.values() if c.state == RUNNING)
 
     def _exit(self, c: ContainerInfo) -> None:
-        self._due.pop(c.id, None)
         if c.state == EXITED:
             return
         c.state, c.exit_code, c.reason, c.finished_at = EXITED, 0, "Completed", self.wall()

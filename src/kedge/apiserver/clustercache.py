@@ -23,6 +23,8 @@ _DONE = ("Succeeded", "Failed")
 class ClusterCache:
     def __init__(self, storage: Storage) -> None:
         self.nodes: dict[str, dict[str, Any]] = {}
+        #: what the scheduler's filters read of each node, derived once per node version
+        self.node_infos: dict[str, scheduling.NodeInfo] = {}
         self.leases: dict[str, dict[str, Any]] = {}  # kube-node-lease/<node>
         #: pods without a node, not being deleted: (namespace, name) → pod
         self.pending: dict[tuple[str, str], dict[str, Any]] = {}
@@ -31,7 +33,7 @@ class ClusterCache:
         self.requested: dict[str, dict[str, int]] = {}
         self._placed: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}
         for s in storage.list("nodes").items:
-            self.nodes[s.obj["metadata"]["name"]] = s.obj
+            self._set_node(s.obj["metadata"]["name"], s.obj)
         for s in storage.list(LEASES, LEASE_NAMESPACE).items:
             self.leases[s.obj["metadata"]["name"]] = s.obj
         for s in storage.list("pods").items:
@@ -48,13 +50,18 @@ class ClusterCache:
         elif res == "nodes":
             if event.type == DELETED:
                 self.nodes.pop(event.name, None)
+                self.node_infos.pop(event.name, None)
             else:
-                self.nodes[event.name] = event.obj
+                self._set_node(event.name, event.obj)
         elif res == LEASES and event.ns == LEASE_NAMESPACE:
             if event.type == DELETED:
                 self.leases.pop(event.name, None)
             else:
                 self.leases[event.name] = event.obj
+
+    def _set_node(self, name: str, node: dict[str, Any]) -> None:
+        self.nodes[name] = node
+        self.node_infos[name] = scheduling.NodeInfo(node)
 
     def _add_pod(self, key: tuple[str, str], pod: dict[str, Any]) -> None:
         node = (pod.get("spec") or {}).get("nodeName")

@@ -131,7 +131,7 @@ class Controllers:
         cache = self.cache
         if not cache.pending:
             return 0
-        nodes = list(cache.nodes.values())
+        nodes = list(cache.node_infos.values())
         enough = scheduling.feasible_nodes_to_find(len(nodes))
         pending = sorted(cache.pending.items(), key=lambda kv: kv[1]["metadata"].get("creationTimestamp", ""))
         bound = 0

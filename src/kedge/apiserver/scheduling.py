@@ -12,6 +12,7 @@ Not modelled: host ports, volumes, topology spread, inter-pod affinity, scoring 
 says when no lower-priority pod could make room).
 """
 
+import functools
 import itertools
 import math
 import re
@@ -115,11 +116,20 @@ def resource_units(resource: str, quantity: Fraction) -> int:
     return math.ceil(quantity * 1000) if resource == "cpu" else math.ceil(quantity)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: True is not the quantity 1
+def _cached_units(resource: str, raw: str | int | float) -> int:
+    # A cluster has few distinct quantity strings ("4", "8Gi", "110", "100m"), and the filter reads each
+    # node's allocatable for every pod: exact Fraction parsing once per string, not per node and pod.
+    return resource_units(resource, parse_quantity(raw))
+
+
 def _units(resource: str, raw: Any, field: str) -> int:
     try:
-        return resource_units(resource, parse_quantity(raw))
+        return _cached_units(resource, raw)
     except QuantityError as e:
         raise QuantityError("%s: %s" % (field, e)) from None
+    except TypeError:  # unhashable: not a quantity at all
+        raise QuantityError("%s: %s" % (field, _ERR_FORMAT)) from None
 
 
 # -- pod requests ------------------------------------------------------------------------------------
@@ -279,17 +289,15 @@ def _required_terms(spec: Mapping[str, Any]) -> list[Mapping[str, Any]] | None:
     return list(required.get("nodeSelectorTerms") or ())
 
 
-def _matches_affinity(spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    meta = node.get("metadata") or {}
-    labels = meta.get("labels") or {}
+def _matches_affinity(spec: Mapping[str, Any], node: "NodeInfo") -> bool:
+    labels = node.labels
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return False
     terms = _required_terms(spec)
     if terms is None:
         return True
-    name = meta.get("name") or ""
-    return any(_term_matches(t, labels, name) for t in terms)
+    return any(_term_matches(t, labels, node.name) for t in terms)
 
 
 def _affinity_node_names(spec: Mapping[str, Any]) -> set[str] | None:
@@ -320,29 +328,61 @@ def _allocatable(node: Mapping[str, Any], resource: str, field: str) -> int | No
     return None
 
 
+class NodeInfo:
+    """What the filters read of one node version, derived once (kube-scheduler's NodeInfo): its name,
+    labels, taints with the not-ready one added, and allocatable units by resource. The filters run
+    for hundreds of nodes per pod; the node changes only when it reports status."""
+
+    __slots__ = ("_alloc", "labels", "name", "node", "taints", "unschedulable")
+
+    def __init__(self, node: Mapping[str, Any]) -> None:
+        meta = node.get("metadata") or {}
+        self.node = node
+        self.name: str = meta.get("name") or ""
+        self.labels: Mapping[str, str] = meta.get("labels") or {}
+        self.taints = node_taints(node)
+        self.unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
+        self._alloc: dict[str, int | None] = {}
+
+    def allocatable(self, resource: str) -> int | None:
+        try:
+            return self._alloc[resource]
+        except KeyError:
+            units = self._alloc[resource] = _allocatable(self.node, resource, "node %s" % self.name)
+            return units
+
+
+def node_infos(nodes: Iterable[Mapping[str, Any] | NodeInfo]) -> list[NodeInfo]:
+    return [n if isinstance(n, NodeInfo) else NodeInfo(n) for n in nodes]
+
+
 def _is_scalar(resource: str) -> bool:
     """Resources NodeResourcesFit checks besides cpu/memory/ephemeral-storage: extended resources
     (`example.com/gpu`), hugepages and attachable volumes."""
     return "/" in resource or resource.startswith(("hugepages-", "attachable-volumes-"))
 
 
+def _fit_order(want: Mapping[str, int]) -> list[str]:
+    """The resources NodeResourcesFit checks for a pod, in its order."""
+    order = [r for r in _FIT_ORDER if r in want]
+    return order + sorted(r for r in want if r not in _FIT_ORDER and _is_scalar(r))
+
+
 def _fit(
-    node: Mapping[str, Any], want: Mapping[str, int], pods: int, used: Mapping[str, int], field: str
+    node: NodeInfo, want: Mapping[str, int], order: list[str], pods: int, used: Mapping[str, int]
 ) -> tuple[list[str], bool]:
     """NodeResourcesFit: every shortfall of the node, and whether any is beyond the node's whole
     allocatable (then no preemption could help)."""
     reasons: list[str] = []
     unresolvable = False
-    max_pods = _allocatable(node, "pods", field)
+    max_pods = node.allocatable("pods")
     if pods + 1 > (DEFAULT_MAX_PODS if max_pods is None else max_pods):
         reasons.append(MSG_TOO_MANY_PODS)
-    order = [r for r in _FIT_ORDER if r in want]
-    order += sorted(r for r in want if r not in _FIT_ORDER and _is_scalar(r))
     for resource in order:
         amount = want[resource]
         if amount <= 0:
             continue
-        capacity = _allocatable(node, resource, field) or 0
+        capacity = node.allocatable(resource) or 0
         if amount > capacity - used.get(resource, 0):
             reasons.append("Insufficient %s" % resource)
             unresolvable = unresolvable or amount > capacity
@@ -357,24 +397,24 @@ class _Rejection:
 
 def _filter(
     spec: Mapping[str, Any],
-    node: Mapping[str, Any],
+    tolerations: list[Mapping[str, Any]],
+    node: NodeInfo,
     want: Mapping[str, int],
+    order: list[str],
     pods: int,
     used: Mapping[str, int],
 ) -> _Rejection | None:
     """Runs the filters in kube-scheduler's order and stops at the first that rejects."""
-    tolerations = list(spec.get("tolerations") or ())
-    name = (node.get("metadata") or {}).get("name") or ""
-    if (node.get("spec") or {}).get("unschedulable") and not _tolerated(
+    if node.unschedulable and not _tolerated(
         tolerations, {"key": TAINT_UNSCHEDULABLE, "effect": "NoSchedule"}
     ):
         return _Rejection((MSG_NODE_UNSCHEDULABLE,), False)
-    for taint in node_taints(node):
+    for taint in node.taints:
         if taint.get("effect") in _BLOCKING_EFFECTS and not _tolerated(tolerations, taint):
             return _Rejection((MSG_UNTOLERATED_TAINT,), False)
     if not _matches_affinity(spec, node):
         return _Rejection((MSG_NODE_AFFINITY,), False)
-    reasons, unresolvable = _fit(node, want, pods, used, "node %s" % name)
+    reasons, unresolvable = _fit(node, want, order, pods, used)
     if reasons:
         return _Rejection(tuple(reasons), not unresolvable)
     return None
@@ -405,9 +445,7 @@ def _post_filter(spec: Mapping[str, Any], total: int, rejections: Iterable[_Reje
 # -- the decision ------------------------------------------------------------------------------------
 
 
-def _node_name(node: Mapping[str, Any]) -> str:
-    return (node.get("metadata") or {}).get("name") or ""
-
+_EMPTY: Mapping[str, int] = {}
 
 #: kube-scheduler's minFeasibleNodesToFind and its adaptive percentageOfNodesToScore bounds.
 MIN_FEASIBLE_NODES = 100
@@ -426,7 +464,7 @@ def feasible_nodes_to_find(total: int) -> int:
 
 def schedule(
     pod: Mapping[str, Any],
-    nodes: list[Mapping[str, Any]],
+    nodes: list[Mapping[str, Any]] | list[NodeInfo],
     pods_on_node: Mapping[str, int],
     requested: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Decision:
@@ -437,12 +475,12 @@ def schedule(
     fewest pods wins, then the first by name. Raises QuantityError for a resource quantity
     Kubernetes would not accept.
     """
-    return schedule_sampled(pod, nodes, pods_on_node, requested)[0]
+    return schedule_sampled(pod, node_infos(nodes), pods_on_node, requested)[0]
 
 
 def schedule_sampled(
     pod: Mapping[str, Any],
-    nodes: list[Mapping[str, Any]],
+    nodes: list[NodeInfo],
     pods_on_node: Mapping[str, int],
     requested: Mapping[str, Mapping[str, int]] | None = None,
     *,
@@ -452,7 +490,7 @@ def schedule_sampled(
     """schedule() as kube-scheduler does it in large clusters: filter nodes from index `start` on
     (wrapping around) and stop once `enough` feasible ones are found (0: look at all), then choose among
     those. Returns the decision and how many nodes were examined, for the caller to start the next pod
-    after them, so that the whole cluster is visited in turn."""
+    after them, so that the whole cluster is visited in turn. `nodes` are NodeInfo (node_infos())."""
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     if (spec.get("schedulerName") or DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER:
@@ -477,6 +515,8 @@ def schedule_sampled(
         return decision, 0
 
     want = pod_requests(pod)
+    fit_order = _fit_order(want)
+    tolerations = list(spec.get("tolerations") or ())
     requested = requested or {}
     feasible: list[tuple[int, str]] = []
     rejections: list[_Rejection] = []
@@ -487,12 +527,14 @@ def schedule_sampled(
         if enough and len(feasible) >= enough:
             break
         examined += 1
-        name = _node_name(node)
+        name = node.name
         count = pods_on_node.get(name, 0)
         if pinned is not None and name not in pinned:
             rejection: _Rejection | None = _Rejection((MSG_AFFINITY_PREFILTER,), False)
         else:
-            rejection = _filter(spec, node, want, count, requested.get(name) or {})
+            rejection = _filter(
+                spec, tolerations, node, want, fit_order, count, requested.get(name) or _EMPTY
+            )
         if rejection is None:
             feasible.append((count, name))
         else:

@@ -85,11 +85,11 @@ def _node(name: str) -> dict:
 
 
 def test_sampled_search_stops_at_enough_and_rotates() -> None:
-    nodes = [_node("n%03d" % i) for i in range(200)]
+    nodes = scheduling.node_infos(_node("n%03d" % i) for i in range(200))
     pod = _pod("p")
     decision, examined = scheduling.schedule_sampled(pod, nodes, {}, {}, start=150, enough=10)
     assert examined == 10 and decision.node == "n150"  # the first of the sample with the fewest pods
     decision, examined = scheduling.schedule_sampled(pod, nodes, {"n195": 0}, {}, start=195, enough=10)
     assert examined == 10 and decision.node == "n000"  # wrapped around: n195..n199, n000..n004; by name
     full, examined = scheduling.schedule_sampled(pod, nodes, {}, {})
-    assert examined == 200 and full == scheduling.schedule(pod, nodes, {}, {})
+    assert examined == 200 and full == scheduling.schedule(pod, [n.node for n in nodes], {}, {})

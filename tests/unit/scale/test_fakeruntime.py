@@ -1,4 +1,4 @@
-"""FakeRuntime: the lifecycle Edged drives, with the clock passed in (no sleeps)."""
+"""FakeRuntime: the lifecycle Edged drives, the pull time spent through a sleep passed in (no real sleeps)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,18 @@ from kedge.edge.edged.runtime.base import (
 
 
 class Clock:
+    """Wall time that a fake sleep advances."""
+
     def __init__(self) -> None:
-        self.t = 100.0
+        self.t = 1000.0
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += seconds
 
 
 @pytest.fixture
@@ -31,43 +38,30 @@ def clock() -> Clock:
 
 @pytest.fixture
 def rt(clock: Clock) -> FakeRuntime:
-    return FakeRuntime("n1", pod_delay=2.0, clock=clock, wall=lambda: 1000.0 + clock.t)
+    return FakeRuntime("n1", pod_delay=2.0, sleep=clock.sleep, wall=clock)
 
 
 def sandbox_spec(uid: str = "u1") -> SandboxSpec:
     return SandboxSpec(uid=uid, namespace="default", name="p-" + uid, labels={"app": "x"})
 
 
-async def test_container_runs_pod_delay_after_start(rt: FakeRuntime, clock: Clock) -> None:
+async def test_the_pull_takes_pod_delay_then_the_container_runs_when_started(
+    rt: FakeRuntime, clock: Clock
+) -> None:
     assert await rt.ensure_image("nginx:1", "Always") == "nginx:1"
+    assert clock.slept == [2.0] and clock.t == 1002.0
     sb = await rt.run_sandbox(sandbox_spec())
     assert sb.ready and sb.ip and sb.labels[LABEL_NODE] == "n1"
     cid = await rt.create_container(sb, sandbox_spec(), ContainerSpec(name="c", image="nginx:1"))
     [info] = await rt.list_containers(sb.id)
-    assert info.state == CREATED
+    assert info.state == CREATED and rt.running() == 0
     await rt.start_container(cid)
-    clock.t += 1.9
-    assert [c.state for c in await rt.list_containers()] == [CREATED]
-    assert rt.running() == 0
-    clock.t += 0.1
     [info] = await rt.list_containers(sb.id)
-    assert info.state == RUNNING
-    assert info.started_at == pytest.approx(1000.0 + 100.0 + 2.0)
+    assert (info.state, info.started_at) == (RUNNING, 1002.0)
     assert rt.running() == 1
     assert await rt.exec_sync(cid, ["true"], 1) == (0, b"", b"")
-
-
-async def test_create_during_start_returns_the_starting_container(rt: FakeRuntime, clock: Clock) -> None:
-    sb = await rt.run_sandbox(sandbox_spec())
-    cid = await rt.create_container(sb, sandbox_spec(), ContainerSpec(name="c", image="i"))
-    await rt.start_container(cid)
-    again = await rt.create_container(sb, sandbox_spec(), ContainerSpec(name="c", image="i", attempt=1))
-    assert again == cid
-    await rt.start_container(again)
-    assert len(await rt.list_containers()) == 1
-    clock.t += 2.0
-    other = await rt.create_container(sb, sandbox_spec(), ContainerSpec(name="c", image="i", attempt=1))
-    assert other != cid  # running now: a create is a new attempt
+    await rt.start_container(cid)  # starting a running container changes nothing
+    assert (await rt.list_containers())[0].started_at == 1002.0
 
 
 async def test_stop_exits_zero_and_remove_forgets(rt: FakeRuntime, clock: Clock) -> None:
@@ -88,15 +82,13 @@ async def test_stop_exits_zero_and_remove_forgets(rt: FakeRuntime, clock: Clock)
     assert e.value.reason == "ExecSyncError"
 
 
-async def test_sandbox_stop_and_remove(rt: FakeRuntime, clock: Clock) -> None:
+async def test_sandbox_stop_and_remove(rt: FakeRuntime) -> None:
     a = await rt.run_sandbox(sandbox_spec("a"))
     b = await rt.run_sandbox(sandbox_spec("b"))
     ca = await rt.create_container(a, sandbox_spec("a"), ContainerSpec(name="c", image="i"))
     cb = await rt.create_container(b, sandbox_spec("b"), ContainerSpec(name="c", image="i"))
-    await rt.start_container(ca)
     await rt.start_container(cb)
-    await rt.stop_sandbox(a.id)  # before its container ran: it never will
-    clock.t += 3
+    await rt.stop_sandbox(a.id)  # before its container started: it exits without having run
     states = {c.id: c.state for c in await rt.list_containers()}
     assert states == {ca: EXITED, cb: RUNNING}
     assert [s.ready for s in await rt.list_sandboxes()] == [False, True]
@@ -108,7 +100,9 @@ async def test_sandbox_stop_and_remove(rt: FakeRuntime, clock: Clock) -> None:
 
 
 async def test_errors_and_zero_delay(clock: Clock) -> None:
-    rt = FakeRuntime("n", pod_delay=0, clock=clock)
+    rt = FakeRuntime("n", pod_delay=0, sleep=clock.sleep, wall=clock)
+    await rt.ensure_image("i", "IfNotPresent")
+    assert clock.slept == []
     sb = await rt.run_sandbox(SandboxSpec(uid="u", namespace="d", name="p", host_network=True))
     assert sb.ip == ""
     cid = await rt.create_container(sb, sandbox_spec(), ContainerSpec(name="c", image="i"))
