@@ -11,6 +11,8 @@ import time
 import uuid
 from typing import Any
 
+import msgspec
+
 from kedge.apiserver import nodelifecycle
 from kedge.apiserver.errors import ApiError
 from kedge.apiserver.registry import ResourceInfo
@@ -28,6 +30,16 @@ def rfc3339(now: float | None = None) -> str:
 def generated_name(prefix: str, rng: random.Random | None = None) -> str:
     r = rng or random
     return prefix + "".join(r.choice(_NAME_CHARS) for _ in range(5))
+
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+
+
+def json_copy(obj: Any) -> Any:
+    """A deep copy of a JSON value through msgspec: several times faster than copy.deepcopy on the
+    objects a write copies (every patch copies the live object before patching it)."""
+    return _decode(_encode(obj))
 
 
 def metadata(obj: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,6 @@ and converts to the storage version just before admission and the commit; the ob
 the request's version again.
 """
 
-import copy
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -263,7 +262,9 @@ class Rest:
             if not isinstance(body, dict):
                 raise ApiError.bad_request("the apply patch body must be an object")
             live = (
-                copy.deepcopy(conversion.to_request_version(info, stored.obj)) if stored is not None else None
+                objects.json_copy(conversion.to_request_version(info, stored.obj))
+                if stored is not None
+                else None
             )
             if stored is None and t.subresource:
                 raise ApiError.not_found(info.plural, t.name, info.group)
@@ -292,7 +293,7 @@ class Rest:
         if stored is None:
             raise ApiError.not_found(info.plural, t.name, info.group)
         patched = apply_patch(
-            copy.deepcopy(conversion.to_request_version(info, stored.obj)),
+            objects.json_copy(conversion.to_request_version(info, stored.obj)),
             media,
             body,
             group=info.group,
@@ -426,7 +427,7 @@ class Rest:
         if graceful or meta.get("finalizers") or info.kind == "Namespace":
             if meta.get("deletionTimestamp") and not graceful:
                 return WriteResult(obj, 202 if info.kind != "Namespace" else 200)
-            new = copy.deepcopy(obj)
+            new = objects.json_copy(obj)
             nmeta = new["metadata"]
             if graceful and (
                 not nmeta.get("deletionTimestamp")
