@@ -1468,3 +1468,30 @@ def test_crd_without_versions() -> None:
             "Invalid value: []: must have exactly one version marked as storage version",
         )
     ]
+
+
+@given(
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.sampled_from([".", ","]),
+    st.sampled_from(["Z", "+02:00", "z", "Zx", ""]),
+)
+def test_micro_time_fast_path_agrees_with_the_full_parse(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, dot: str, zone: str
+) -> None:
+    import re
+
+    from kedge.apiserver import validation
+
+    value = "%04d-%02d-%02dT%02d:%02d:%02d%s123456%s" % (year, month, day, hour, minute, second, dot, zone)
+    fast = micro_time_error(value)
+    saved = validation._MICRO_TIME_FAST
+    validation._MICRO_TIME_FAST = re.compile(r"(?!)")  # never matches: the full parse only
+    try:
+        assert fast == micro_time_error(value)
+    finally:
+        validation._MICRO_TIME_FAST = saved
