@@ -135,18 +135,29 @@ class Controllers:
         enough = scheduling.feasible_nodes_to_find(len(nodes))
         pending = sorted(cache.pending.items(), key=lambda kv: kv[1]["metadata"].get("creationTimestamp", ""))
         bound = 0
+        # Pods that fit nowhere cost a look at every node. Binds during a pass only take capacity away,
+        # so a pod shaped like one that fit nowhere fits nowhere either: it gets the same decision without
+        # the search (kube-scheduler's old equivalence cache). Without this, a cluster whose nodes all
+        # went NotReady spent each pass scanning every node for every pending pod, and the event loop
+        # with it.
+        unfit: dict[bytes, scheduling.Decision] = {}
         for key, pod in pending:
             if key not in cache.pending:
                 continue  # bound or deleted meanwhile
             meta = pod["metadata"]
             try:
-                decision, examined = scheduling.schedule_sampled(
-                    pod, nodes, cache.counts, cache.requested, start=self._next_node, enough=enough
-                )
+                shape = scheduling.placement_shape(pod)
+                decision = unfit.get(shape)
+                if decision is None:
+                    decision, examined = scheduling.schedule_sampled(
+                        pod, nodes, cache.counts, cache.requested, start=self._next_node, enough=enough
+                    )
+                    if nodes:
+                        self._next_node = (self._next_node + examined) % len(nodes)
+                    if decision.node is None and decision.reason == scheduling.REASON_UNSCHEDULABLE:
+                        unfit[shape] = decision
             except scheduling.QuantityError as e:
-                decision, examined = scheduling.Decision(None, "Unschedulable", str(e)), 0
-            if nodes:
-                self._next_node = (self._next_node + examined) % len(nodes)
+                decision = scheduling.Decision(None, "Unschedulable", str(e))
             if decision is scheduling.NOT_OURS or (decision.node is None and not decision.reason):
                 continue
             try:

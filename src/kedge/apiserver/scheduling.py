@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import msgspec
+
 DEFAULT_SCHEDULER = "default-scheduler"
 DEFAULT_MAX_PODS = 110
 
@@ -460,6 +462,26 @@ def feasible_nodes_to_find(total: int) -> int:
         return total
     percent = max(MIN_FEASIBLE_PERCENT, 50 - total // 125)
     return max(MIN_FEASIBLE_NODES, total * percent // 100)
+
+
+_shape_encode = msgspec.json.Encoder(order="sorted").encode
+
+
+def placement_shape(pod: Mapping[str, Any]) -> bytes:
+    """What the filters and the unschedulable message read of a pod: two pods of one shape get the same
+    answer from the same nodes. Raises QuantityError as pod_requests does."""
+    spec = pod.get("spec") or {}
+    return _shape_encode(
+        [
+            spec.get("schedulerName"),
+            spec.get("schedulingGates"),
+            spec.get("tolerations"),
+            spec.get("nodeSelector"),
+            spec.get("affinity"),
+            spec.get("preemptionPolicy"),
+            pod_requests(pod),
+        ]
+    )
 
 
 def schedule(

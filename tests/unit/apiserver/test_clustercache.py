@@ -93,3 +93,54 @@ def test_sampled_search_stops_at_enough_and_rotates() -> None:
     assert examined == 10 and decision.node == "n000"  # wrapped around: n195..n199, n000..n004; by name
     full, examined = scheduling.schedule_sampled(pod, nodes, {}, {})
     assert examined == 200 and full == scheduling.schedule(pod, [n.node for n in nodes], {}, {})
+
+
+def test_a_pass_searches_once_per_pod_shape_when_nothing_fits(tmp_path: Path, monkeypatch) -> None:
+    """Every node NotReady, 30 pending pods of two shapes: one full search per shape, every pod marked
+    Unschedulable with the message its own search would have given."""
+    from kedge.apiserver.builtin import new_registry
+    from kedge.apiserver.controllers import Controllers
+    from kedge.apiserver.request import Target
+    from kedge.apiserver.rest import Rest
+
+    st = Storage(str(tmp_path / "db"))
+    reg = new_registry()
+    rest = Rest(st, reg, clock=lambda: 1_700_000_000.0)
+    controllers = Controllers(rest)
+
+    def on_commit(event: Event) -> None:
+        rest.observe(event)
+        controllers.notify(event)
+
+    st.listener = on_commit
+    try:
+        rest.create(Target(reg.get("", "v1", "namespaces")), {"metadata": {"name": "default"}}, {}, "t")
+        for i in range(120):
+            node = _node("n%03d" % i)
+            node["status"]["conditions"][0]["status"] = "Unknown"
+            rest.create(Target(reg.get("", "v1", "nodes")), node, {}, "t")
+        pods = Target(reg.get("", "v1", "pods"), "default")
+        for i in range(30):
+            pod = {"metadata": {"name": "p%02d" % i}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+            if i % 2:
+                pod["spec"]["nodeSelector"] = {"disk": "ssd"}
+            rest.create(pods, pod, {}, "t")
+        searches = []
+        real = scheduling.schedule_sampled
+
+        def counting(*args, **kw):
+            searches.append(args[0]["metadata"]["name"])
+            return real(*args, **kw)
+
+        monkeypatch.setattr(scheduling, "schedule_sampled", counting)
+        assert controllers.schedule_pending() == 0
+        assert searches == ["p00", "p01"]
+        for name, shape in (("p02", "plain"), ("p03", "selector")):
+            monkeypatch.setattr(scheduling, "schedule_sampled", real)
+            pod = st.get("pods", "default", name).obj
+            [cond] = [c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled"]
+            own, _ = real(pod, list(controllers.cache.node_infos.values()), {}, {})
+            assert (cond["reason"], cond["message"]) == (own.reason, own.message), shape
+            assert cond["message"].startswith("0/120 nodes are available")
+    finally:
+        st.close()
