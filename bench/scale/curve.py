@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="bench/results/scale.json")
     p.add_argument("--plots", default=None, help="directory for the PNGs (default: next to --out)")
     known, rest = p.parse_known_args(argv)
+    density.stop_on_sigterm()
     counts = [int(n) for n in known.nodes.split(",") if n.strip()]
     out = Path(known.out)
     result = res.new_results()

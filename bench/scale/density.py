@@ -673,7 +673,18 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the finally blocks stop the cluster's processes (they run in
+    sessions of their own and would outlive an abrupt exit)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     a = parser().parse_args(argv)
     if a.pods is None:
         a.pods = 10 * a.nodes
