@@ -32,6 +32,9 @@ class ClusterCache:
         self.counts: dict[str, int] = {}
         self.requested: dict[str, dict[str, int]] = {}
         self._placed: dict[tuple[str, str], tuple[str, dict[str, int]]] = {}
+        #: every pod bound to each node, finished ones included (node lifecycle reads a troubled node's)
+        self.on_node: dict[str, set[tuple[str, str]]] = {}
+        self._node_of: dict[tuple[str, str], str] = {}
         for s in storage.list("nodes").items:
             self._set_node(s.obj["metadata"]["name"], s.obj)
         for s in storage.list(LEASES, LEASE_NAMESPACE).items:
@@ -66,6 +69,8 @@ class ClusterCache:
     def _add_pod(self, key: tuple[str, str], pod: dict[str, Any]) -> None:
         node = (pod.get("spec") or {}).get("nodeName")
         if node:
+            self._node_of[key] = node
+            self.on_node.setdefault(node, set()).add(key)
             if (pod.get("status") or {}).get("phase") in _DONE:
                 return
             try:
@@ -82,6 +87,12 @@ class ClusterCache:
 
     def _remove_pod(self, key: tuple[str, str]) -> None:
         self.pending.pop(key, None)
+        bound = self._node_of.pop(key, None)
+        if bound is not None:
+            keys = self.on_node[bound]
+            keys.discard(key)
+            if not keys:
+                del self.on_node[bound]
         placed = self._placed.pop(key, None)
         if placed is None:
             return

@@ -41,8 +41,11 @@ def test_pods_move_from_pending_to_placed_and_free_their_node(tmp_path: Path) ->
         assert c.counts == {"n1": 2} and c.requested["n1"]["cpu"] == 350
         c.apply(_ev(MODIFIED, "pods", "default", "a", _pod("a", node="n1", phase="Succeeded")))
         assert c.counts == {"n1": 1} and c.requested["n1"]["cpu"] == 250  # finished pods free capacity
+        assert c.on_node == {"n1": {("default", "a"), ("default", "b")}}  # but stay on their node
         c.apply(_ev(DELETED, "pods", "default", "b", _pod("b", node="n1", cpu="250m")))
         assert c.counts == {} and c.requested == {}
+        c.apply(_ev(DELETED, "pods", "default", "a", _pod("a", node="n1", phase="Succeeded")))
+        assert c.on_node == {}
         c.apply(_ev(ADDED, "pods", "default", "gone", _pod("gone", deleting=True)))
         assert c.pending == {}  # a pod being deleted is not placed
     finally:
