@@ -674,13 +674,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def stop_on_sigterm() -> None:
-    """SIGTERM unwinds like Ctrl-C, so the finally blocks stop the cluster's processes (they run in
-    sessions of their own and would outlive an abrupt exit)."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
+    """SIGTERM does what Ctrl-C does: asyncio's runner cancels the run, so its finally blocks stop the
+    cluster's processes (they run in sessions of their own and would outlive an abrupt exit)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,3 +61,40 @@ def test_small_density_run(tmp_path: Path) -> None:
             except OSError:
                 continue
             assert str(tmp_path / "ids").encode() not in cmdline, cmdline
+
+
+def test_sigterm_stops_the_whole_cluster(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    ids = tmp_path / "ids"
+    env = {**ENV, "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), ENV.get("PYTHONPATH", "")) if p)}
+    err = tmp_path / "density.err"
+    with open(err, "w") as f:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "bench.scale.density", "--nodes", "5", "--pods", "10",
+                "--idle", "60", "--state-dir", str(ids),
+            ],
+            stdout=subprocess.DEVNULL, stderr=f, env=env, cwd=ROOT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "idle for" not in err.read_text():  # the cluster is up, nodes Ready
+            assert proc.poll() is None, err.read_text()[-3000:]
+            assert time.monotonic() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        work = err.read_text().split("work dir ", 1)[1].split()[0]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(120) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    for p in Path("/proc").iterdir():  # apiserver, cloudcore and simulator all stopped
+        if p.name.isdigit():
+            try:
+                cmdline = (p / "cmdline").read_bytes()
+            except OSError:
+                continue
+            assert work.encode() not in cmdline and str(ids).encode() not in cmdline, cmdline
+    assert not Path(work).exists()  # and the work directory went with them
