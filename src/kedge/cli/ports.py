@@ -8,6 +8,8 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from kedge.config._base import split_host_port
+
 SPAN = 200  # ports tried above a taken default before giving up
 
 
@@ -55,7 +57,9 @@ def bindable(w: Want, port: int) -> bool:
 
 
 def split_hostport(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
-    """HOST:PORT, [V6]:PORT or a URL's netloc part (tcp://HOST:PORT)."""
-    rest = text.split("://", 1)[-1].rstrip("/")
-    host, _, port = rest.rpartition(":")
-    return (host.strip("[]") or default_host), int(port)
+    """HOST:PORT, [V6]:PORT or a URL's netloc part (tcp://HOST:PORT), from a validated config; an empty
+    host is `default_host`."""
+    hp = split_host_port(text.split("://", 1)[-1].rstrip("/"))
+    if hp is None:
+        raise ValueError("%r is not HOST:PORT" % text)
+    return hp[0] or default_host, hp[1]
