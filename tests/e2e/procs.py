@@ -10,7 +10,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,6 +24,33 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def until(cond: Callable[[], Any], timeout: float = 60, what: str = "condition", every: float = 0.2) -> Any:
+    """cond()'s first truthy value, polled every `every` s; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
+        time.sleep(every)
+
+
+def processes_naming(needle: str) -> list[str]:
+    """Command lines of this machine's processes (this one excepted) that contain `needle`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if needle in cmdline:
+            found.append("%s %s" % (proc.name, cmdline))
+    return found
 
 
 def kedge(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -16,22 +16,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
-from tests.e2e.procs import ENV
+from tests.e2e.procs import ENV, processes_naming
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 
 def _children_gone(data_dir: Path) -> None:
     """No process of this demo is left: none has the demo directory on its command line."""
-    me = os.getpid()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == me:
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        assert str(data_dir) not in cmdline, "left running: %s %s" % (proc.name, cmdline)
+    assert processes_naming(str(data_dir)) == []
 
 
 def test_demo_exit_after_ready(tmp_path: Path) -> None:

@@ -6,32 +6,19 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import require_binary
 from tests.e2e.apiserver.conftest import kubectl_path
-from tests.e2e.procs import Proc, cloudcore_config, free_port, kedge, keep_edge_local, start_cloudcore
+from tests.e2e.procs import Proc, cloudcore_config, free_port, kedge, keep_edge_local, start_cloudcore, until
 
 ROOT = Path(__file__).resolve().parents[3]
 NODE = "edge-devices"
-
-
-def until(cond: Callable[[], Any], timeout: float = 60, what: str = "condition", every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
-        time.sleep(every)
 
 
 @dataclass

@@ -10,7 +10,8 @@ import json
 import pytest
 
 from kedge.transport.mqtt_client import MqttClient
-from tests.e2e.devices.conftest import Devices, until
+from tests.e2e.devices.conftest import Devices
+from tests.e2e.procs import until
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 

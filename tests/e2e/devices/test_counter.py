@@ -12,7 +12,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.devices.conftest import Devices, until
+from tests.e2e.devices.conftest import Devices
+from tests.e2e.procs import until
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 

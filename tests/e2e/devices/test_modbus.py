@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.devices.conftest import Devices, until
-from tests.e2e.procs import free_port
+from tests.e2e.devices.conftest import Devices
+from tests.e2e.procs import free_port, until
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 

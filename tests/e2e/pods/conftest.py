@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,19 +14,8 @@ import pytest
 import yaml
 
 from tests.e2e.apiserver.conftest import kubectl_path
-from tests.e2e.procs import Proc, cloudcore_config, kedge, keep_edge_local, start_cloudcore
+from tests.e2e.procs import Proc, cloudcore_config, kedge, keep_edge_local, start_cloudcore, until
 from tests.integration.system.conftest import containerd  # noqa: F401  (the fixture)
-
-
-def until(cond: Callable[[], Any], timeout: float = 60, what: str = "condition", every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %g s waiting for %s" % (timeout, what))
-        time.sleep(every)
 
 
 @dataclass

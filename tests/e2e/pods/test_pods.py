@@ -10,7 +10,8 @@ import time
 import apsw
 
 from kedge.edge.metamanager.store import MetaStore
-from tests.e2e.pods.conftest import Cluster, until
+from tests.e2e.pods.conftest import Cluster
+from tests.e2e.procs import until
 
 CM = {
     "apiVersion": "v1",

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_binary
-from tests.e2e.devices.conftest import Devices, edge_and_cloud, until
-from tests.e2e.procs import Proc, free_port
+from tests.e2e.devices.conftest import Devices, edge_and_cloud
+from tests.e2e.procs import Proc, free_port, until
 from tests.e2e.router.test_walkthroughs import curl, rule_status
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from bench.scale import results as res
 
-from tests.e2e.procs import ENV
+from tests.e2e.procs import ENV, processes_naming
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -54,13 +54,7 @@ def test_small_density_run(tmp_path: Path) -> None:
     assert wire["idle"] >= 0 and wire["load"] > 0  # a 2 s idle window may hold no heartbeat
     assert r["slo"] == res.slo(r)
     assert json.loads(run.stdout)["runs"][0]["nodes"] == 10
-    for proc in Path("/proc").iterdir():  # the simulator (it names the state dir) was stopped
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            assert str(tmp_path / "ids").encode() not in cmdline, cmdline
+    assert processes_naming(str(tmp_path / "ids")) == []  # the simulator (it names the state dir) stopped
 
 
 def test_sigterm_stops_the_whole_cluster(tmp_path: Path) -> None:
@@ -90,11 +84,5 @@ def test_sigterm_stops_the_whole_cluster(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-    for p in Path("/proc").iterdir():  # apiserver, cloudcore and simulator all stopped
-        if p.name.isdigit():
-            try:
-                cmdline = (p / "cmdline").read_bytes()
-            except OSError:
-                continue
-            assert work.encode() not in cmdline and str(ids).encode() not in cmdline, cmdline
+    assert processes_naming(work) == processes_naming(str(ids)) == []  # apiserver, cloudcore, simulator
     assert not Path(work).exists()  # and the work directory went with them

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.e2e.apiserver.conftest import kubectl_path
-from tests.e2e.procs import ENV, Proc, cloudcore_config, kedge, start_cloudcore
+from tests.e2e.procs import ENV, Proc, cloudcore_config, kedge, start_cloudcore, until
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -73,17 +73,6 @@ class SimProc:
             ) from None
 
 
-def until(cond, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met within %g s" % (what, timeout))
-        time.sleep(0.3)
-
-
 def test_hollow_nodes_join_register_and_run_pods(tmp_path: Path, procs: list[Proc]) -> None:
     cloud_dir = tmp_path / "cloud"
     cloudcore_config(tmp_path / "cloudcore.yaml", cloud_dir)
@@ -131,7 +120,7 @@ def test_hollow_nodes_join_register_and_run_pods(tmp_path: Path, procs: list[Pro
             )
         }
 
-    until(lambda: set(names) <= ready_nodes(), what="all hollow nodes Ready")
+    until(lambda: set(names) <= ready_nodes(), timeout=30, what="all hollow nodes Ready")
 
     pods = [
         {
@@ -164,6 +153,7 @@ def test_hollow_nodes_join_register_and_run_pods(tmp_path: Path, procs: list[Pro
     until(lambda: seen() >= {p["metadata"]["name"] for p in pods}, timeout=10, what="pods reported seen")
     stats = until(
         lambda: [e for e in sim.events() if e["event"] == "stats" and e["running"] == PODS],
+        timeout=30,
         what="stats running",
     )[-1]
     assert stats["connected"] == NODES and stats["pods"] == PODS and stats["rss_kb"] > 0
@@ -177,6 +167,7 @@ def test_hollow_nodes_join_register_and_run_pods(tmp_path: Path, procs: list[Pro
     again.wait_event("started")
     until(
         lambda: any(e["event"] == "stats" and e["connected"] == NODES for e in again.events()),
+        timeout=30,
         what="reconnected with the reused identities",
     )
     assert again.stop() == 0
