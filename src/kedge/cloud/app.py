@@ -63,6 +63,22 @@ class CloudCore:
                 await res
 
 
+#: Connections to the API server besides the EdgeController's pools: informers' watches and lists, the
+#: DeviceController, the router, node registration checks.
+OTHER_API_CONNECTIONS = 100
+
+
+def api_connections(cfg: CloudCoreConfig) -> int:
+    """Connections to the API server: one per call in flight, so each EdgeController pool can fill up
+    without the others' calls queueing for a connection (a shared FIFO would undo the pools)."""
+    n = OTHER_API_CONNECTIONS + cfg.modules.device_controller.status_write_concurrency
+    if cfg.modules.edge_controller.enable:
+        from kedge.cloud.edgecontroller.module import DEFAULT_LIMITS, limits_from
+
+        n += sum({**DEFAULT_LIMITS, **limits_from(cfg.modules.edge_controller.load)}.values())
+    return n
+
+
 async def start_cloudcore(
     cfg: CloudCoreConfig, data_dir: Path, *, kubeconfig: str | None = None
 ) -> CloudCore:
@@ -85,7 +101,7 @@ async def start_cloudcore(
         from kedge.k8s.client import node_exists, open_api
         from kedge.k8s.ops import KubeOps
 
-        api = await open_api(kube)
+        api = await open_api(kube, max_connections=api_connections(cfg))
         closers.append(api.close)
 
         # -- certificates and tokens
@@ -109,14 +125,18 @@ async def start_cloudcore(
         device_module = None
         if cfg.modules.edge_controller.enable:
             from kedge.cloud.edgecontroller.downstream import Downstream
-            from kedge.cloud.edgecontroller.module import EdgeControllerModule
+            from kedge.cloud.edgecontroller.module import EdgeControllerModule, limits_from
             from kedge.cloud.edgecontroller.upstream import Upstream
 
             kube_ops = KubeOps(api)
             downstream = Downstream(kube_ops, hub)
             # without it the hub resyncs nobody: an edge would keep objects deleted while it was away
             hub.add_sync_source(downstream.sync_source)
-            runtime.register(EdgeControllerModule(Upstream(kube_ops, hub, downstream)))
+            runtime.register(
+                EdgeControllerModule(
+                    Upstream(kube_ops, hub, downstream), limits=limits_from(cfg.modules.edge_controller.load)
+                )
+            )
             tasks.append(asyncio.create_task(downstream.run(), name="edgecontroller-informers"))
             synced.append(("edgecontroller", lambda: downstream.ready))
         if cfg.modules.device_controller.enable:

@@ -54,10 +54,14 @@ def proxy_env(environ: Mapping[str, str]) -> bool:
     return any(k.lower() in _PROXY_ENV for k in environ)
 
 
-async def open_api(kubeconfig: str) -> TimedApiClient:
-    """An ApiClient for `kubeconfig`; close it with `await api.close()`."""
+async def open_api(kubeconfig: str, *, max_connections: int | None = None) -> TimedApiClient:
+    """An ApiClient for `kubeconfig`; close it with `await api.close()`. HTTP/1.1 carries one call per
+    connection: `max_connections` bounds the calls in flight, watches included (kubernetes_asyncio's
+    default is 100)."""
     conf = client.Configuration()
     await config.load_kube_config(config_file=kubeconfig, client_configuration=conf)
+    if max_connections is not None:
+        conf.connection_pool_maxsize = max_connections
     api = TimedApiClient(conf)
     if not proxy_env(os.environ):
         # kubernetes_asyncio's session trusts the environment for proxies; aiohttp then also reads

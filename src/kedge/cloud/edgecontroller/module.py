@@ -1,20 +1,25 @@
 """The beehive face of the EdgeController: upstream messages in, one task per API call out.
 
-Each message becomes its own task, at most `concurrency` of them talking to the API server at once, so a
-slow call (a node's registration) never holds up the others (10,000 nodes' leases and statuses). Messages
-about the same object still run in arrival order: each object key has a chain, and a task starts its call
-only after the previous task of its key finished. With `max_pending` tasks waiting the module stops
-receiving: its inbox fills, CloudHub stops acking, and the edges' outboxes hold the rest.
+Each message becomes its own task, so a slow call (a node's registration) never holds up the others
+(10,000 nodes' leases and statuses). Each kind of call has its own pool of API calls in flight, sized by
+KubeEdge's `edgeController.load` workers: lease renewals never queue behind a burst of pod statuses
+(one shared pool of 64 let pod statuses at 100 pods/s delay 5,000 nodes' leases past their grace period,
+and the nodes went NotReady). Messages about the same object still run in arrival order: each object key
+has a chain, and a task starts its call only after the previous task of its key finished. With
+`max_pending` tasks waiting the module stops receiving: its inbox fills, CloudHub stops acking, and the
+edges' outboxes hold the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from kedge.beehive import Context, Module
 from kedge.cloud.cloudhub.hub import CONNECTED, DISCONNECTED
 from kedge.cloud.edgecontroller.upstream import Upstream
+from kedge.config.cloudcore import EdgeControllerLoad
 from kedge.model import constants as c
 from kedge.model.message import Message
 
@@ -22,6 +27,54 @@ log = logging.getLogger(__name__)
 
 #: Resource types that speak about the same object as another type (the pod of a podpatch...).
 _SAME_OBJECT = {c.PODPATCH: c.POD, c.PODSTATUS: c.POD, c.NODEPATCH: c.NODE, c.NODESTATUS: c.NODE}
+
+
+#: The pool of each (resource type, operation); anything else goes to DEFAULT_POOL.
+POOLS = {
+    (c.LEASE, c.UPDATE): "lease",
+    (c.LEASE, c.INSERT): "lease",
+    (c.PODPATCH, c.PATCH): "pod_status",
+    (c.NODEPATCH, c.PATCH): "node_status",
+    (c.NODE, c.INSERT): "node",
+    (c.POD, c.INSERT): "mirror_pod",
+    (c.POD, c.DELETE): "pod_delete",
+    (c.CONFIGMAP, c.QUERY): "configmap",
+    (c.SECRET, c.QUERY): "secret",
+}
+DEFAULT_POOL = "other"
+#: Pool sizes when no configuration gives them: KubeEdge's defaults for 500 nodes (edgeController.load).
+DEFAULT_LIMITS = {
+    "lease": 500,
+    "pod_status": 100,
+    "node_status": 110,
+    "node": 100,
+    "mirror_pod": 4,
+    "pod_delete": 100,
+    "configmap": 100,
+    "secret": 100,
+    DEFAULT_POOL: 64,
+}
+
+
+def limits_from(load: EdgeControllerLoad) -> dict[str, int]:
+    """The pool sizes from KubeEdge's `edgeController.load` worker counts (their meaning in KubeEdge's
+    upstream controller: one worker, one call in flight)."""
+    return {
+        "lease": load.create_lease_workers,
+        "pod_status": load.patch_pod_workers,
+        "node_status": load.patch_node_workers,
+        "node": load.create_node_workers,
+        "mirror_pod": load.create_pod_works,
+        "pod_delete": load.delete_pod_workers,
+        "configmap": load.query_config_map_workers,
+        "secret": load.query_secret_workers,
+    }
+
+
+def pool_of(resource: str, operation: str) -> str:
+    parts = resource.split("/", 5)
+    kind = parts[3] if len(parts) >= 5 else ""
+    return POOLS.get((kind, operation), DEFAULT_POOL)
 
 
 def object_key(resource: str) -> str:
@@ -39,24 +92,30 @@ class EdgeControllerModule(Module):
     group = c.EDGECONTROLLER
     capacity = 8192
 
-    def __init__(self, upstream: Upstream, *, concurrency: int = 64, max_pending: int = 4096) -> None:
-        if concurrency < 1 or max_pending < 1:
-            raise ValueError("concurrency and max_pending must be >= 1")
+    def __init__(
+        self, upstream: Upstream, *, limits: Mapping[str, int] | None = None, max_pending: int = 4096
+    ) -> None:
+        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        if min(self.limits.values()) < 1 or max_pending < 1:
+            raise ValueError("pool sizes and max_pending must be >= 1")
         self.upstream = upstream
-        self.concurrency = concurrency
         self.max_pending = max_pending
         self._tails: dict[str, asyncio.Task] = {}  # object key → its last task
         self._tasks: set[asyncio.Task] = set()
         self._room = asyncio.Event()
-        self._sem: asyncio.Semaphore | None = None
+        self._pools: dict[str, asyncio.Semaphore] = {}
 
     @property
     def pending(self) -> int:
         """Tasks not finished yet (waiting for their turn, or calling the API)."""
         return len(self._tasks)
 
+    def open_pools(self) -> None:
+        """The pools' semaphores, made on the running loop (start does it; tests call it directly)."""
+        self._pools = {name: asyncio.Semaphore(n) for name, n in self.limits.items()}
+
     async def start(self, ctx: Context) -> None:
-        self._sem = asyncio.Semaphore(self.concurrency)
+        self.open_pools()
         try:
             while True:
                 while len(self._tasks) >= self.max_pending:
@@ -96,9 +155,8 @@ class EdgeControllerModule(Module):
     async def _run(self, prev: asyncio.Task | None, msg: Message) -> None:
         if prev is not None and not prev.done():
             await asyncio.wait((prev,))
-        sem = self._sem
-        assert sem is not None
-        async with sem:
+        r = msg.route
+        async with self._pools[pool_of(r.resource, r.operation)]:
             try:
                 await self.upstream.handle(msg)
             except Exception:  # handle() answers its own failures; this is a last guard
