@@ -61,6 +61,8 @@ class PodManager:
         self.start_slots = asyncio.Semaphore(START_SLOTS)
         self._refs: dict[str, frozenset[tuple[str, str]]] = {}
         self._poller: asyncio.Task | None = None
+        # Set while there are pods: an idle node's relist loop sleeps on it instead of waking every second.
+        self._busy = asyncio.Event()
 
     # -- inputs ----------------------------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ class PodManager:
             w._report()
             return
         self.workers[uid] = w
+        self._busy.set()
         w.task = asyncio.get_running_loop().create_task(w.run(), name="pod-%s" % meta.get("name"))
 
     def _on_terminated_unknown(self, pod: dict[str, Any]) -> None:
@@ -131,6 +134,8 @@ class PodManager:
     def terminated(self, worker: PodWorker) -> None:
         if self.workers.get(worker.uid) is worker:
             del self.workers[worker.uid]
+            if not self.workers:
+                self._busy.clear()
         self._refs.pop(worker.uid, None)
         self._on_terminated(worker)
 
@@ -209,6 +214,7 @@ class PodManager:
         sandbox_every = 10
         n = 0
         while True:
+            await self._busy.wait()
             await asyncio.sleep(RELIST)
             if not self.workers:
                 continue
