@@ -51,11 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # a point that breaks is the curve's answer, not the end of it
             print("   failed: %s" % e, file=sys.stderr)
             result["runs"].append({"nodes": n, "pods": a.pods, "pod_rate": a.pod_rate, "error": str(e)})
+        result["summary"] = res.summary(result["runs"])
         res.write_results(out, result)  # after each point: a long curve keeps what it measured
     from bench.scale import plots
 
     for path in plots.plot_curve(result, Path(known.plots) if known.plots else out.parent):
         print("plot: %s" % path, file=sys.stderr)
+    print(res.summary_table(result["runs"]), file=sys.stderr)
     print("results: %s" % out, file=sys.stderr)
     return 0
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import os
@@ -50,6 +51,8 @@ from bench.scale.progress import Progress
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 LABEL = "kedge-density"
+#: seconds a broken point still waits for its pods to run (the figures of what did start)
+BROKEN_SETTLE_S = 15.0
 
 
 def _env() -> dict[str, str]:
@@ -399,9 +402,12 @@ def pod_body(name: str, ns: str) -> dict:
     }
 
 
-async def create_pods(kube: Kube, a: argparse.Namespace, times: PodTimes) -> float:
+async def create_pods(
+    kube: Kube, a: argparse.Namespace, times: PodTimes, halt: asyncio.Event | None = None
+) -> float:
     """Creates a.pods pods at a.pod_rate per second (open loop: each create starts at its slot whatever
-    the earlier ones are doing, as ClusterLoader2's qps-limited creation), at most a.inflight at once."""
+    the earlier ones are doing, as ClusterLoader2's qps-limited creation), at most a.inflight at once.
+    Stops starting new ones once `halt` is set (the cluster broke: more load measures nothing)."""
     from kubernetes_asyncio import client
 
     core = client.CoreV1Api(kube.api)
@@ -433,12 +439,40 @@ async def create_pods(kube: Kube, a: argparse.Namespace, times: PodTimes) -> flo
             delay = t0 + i / a.pod_rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            if halt is not None and halt.is_set():
+                break
             tasks.append(asyncio.ensure_future(one(i)))
             if i % 100 == 0:
                 bar.update_to(i)
         await asyncio.gather(*tasks)
-        bar.update_to(a.pods)
+        bar.update_to(len(tasks))
     return time.monotonic() - t0
+
+
+def not_ready_limit(nodes: int, fraction: float) -> int:
+    """How many NotReady nodes mean the cluster broke: more than `fraction` of them, at least one."""
+    return max(1, int(nodes * fraction))
+
+
+async def watch_for_break(
+    ready: set[str], a: argparse.Namespace, phase: str, halt: asyncio.Event, every: float = 1.0
+) -> None:
+    """Sets `halt` with the reason (in a.broke) when more nodes than a.break_not_ready allows are NotReady:
+    their leases were not renewed within the grace period, so the node lifecycle starts evicting and the
+    cluster spirals (what happened at 5,000 nodes before); the point is recorded as broken."""
+    limit = not_ready_limit(a.nodes, a.break_not_ready)
+    t0 = time.monotonic()
+    while not halt.is_set():
+        down = a.nodes - len(ready)
+        if down >= limit:
+            a.broke = "%d of %d nodes NotReady %.0f s into the %s (leases late past the grace period)" % (
+                down, a.nodes, time.monotonic() - t0, phase,
+            )  # fmt: skip
+            a.broke_at = time.monotonic()
+            print("broke: %s" % a.broke, file=sys.stderr)
+            halt.set()
+            return
+        await asyncio.sleep(every)
 
 
 async def probe_reads(
@@ -545,7 +579,17 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         cpu0 = _resources(cl)
         wire0 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         print("idle for %g s" % a.idle, file=sys.stderr)
-        await asyncio.sleep(a.idle)
+        a.broke = None
+        halt = asyncio.Event()
+        ready_min = {"idle": len(ready), "load": len(ready)}
+        sampler = asyncio.ensure_future(_sample_ready(ready, ready_min, "idle"))
+        guard = asyncio.ensure_future(watch_for_break(ready, a, "idle minute", halt))
+        t_idle = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(halt.wait(), a.idle)
+        idle_s = time.monotonic() - t_idle
+        guard.cancel()
+        sampler.cancel()
         wire1 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         cpu1 = _resources(cl)
 
@@ -566,15 +610,24 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         node_names = sorted(ready)
         reads = asyncio.ensure_future(probe_reads(kube, node_names, times, stop, a))
         t_load = time.monotonic()
-        created_s = await create_pods(kube, a, times)
+        sampler = asyncio.ensure_future(_sample_ready(ready, ready_min, "load"))
+        if not halt.is_set():
+            guard = asyncio.ensure_future(watch_for_break(ready, a, "load", halt))
+            created_s = await create_pods(kube, a, times, halt)
+        else:
+            created_s = 0.0
         with Progress(len(times.created), "pods Running") as bar:
             deadline = time.monotonic() + a.settle
             while len(times.running) < len(times.created) and time.monotonic() < deadline:
+                if halt.is_set():  # broken: what still starts is not worth a long wait
+                    deadline = min(deadline, a.broke_at + BROKEN_SETTLE_S)
                 cl.check()
                 bar.update_to(len(times.running))
                 await asyncio.sleep(0.5)
             bar.update_to(len(times.running))
         load_s = time.monotonic() - t_load
+        guard.cancel()
+        sampler.cancel()
         wire2 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         stop.set()
         reads.cancel()
@@ -592,8 +645,8 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         per_node_min = None
         if wire0 is not None and wire1 is not None and wire2 is not None:
             per_node_min = {
-                "idle": round((wire1 - wire0) / a.nodes / (a.idle / 60), 1),
-                "load": round((wire2 - wire1) / a.nodes / (load_s / 60), 1),
+                "idle": round((wire1 - wire0) / a.nodes / (idle_s / 60), 1),
+                "load": round((wire2 - wire1) / a.nodes / (load_s / 60), 1) if load_s >= 1 else None,
             }
         resources["wire_bytes_per_node_min"] = per_node_min
 
@@ -623,6 +676,8 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
                 "mutating": res.percentiles(times.mutating),
                 "readonly": res.percentiles(times.readonly),
             },
+            "nodes_ready_min": ready_min,
+            "broke": a.broke,
             "join_s": round(timing["join_s"], 1),
             "connect_s": round(connect_s, 1),
             "resources": resources,
@@ -640,6 +695,13 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             import shutil
 
             shutil.rmtree(work, ignore_errors=True)
+
+
+async def _sample_ready(ready: set[str], into: dict[str, int], phase: str) -> None:
+    """The fewest Ready nodes seen during `phase`, sampled each second."""
+    while True:
+        into[phase] = min(into[phase], len(ready))
+        await asyncio.sleep(1.0)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -666,6 +728,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--settle", type=float, default=120.0, help="seconds to wait for the last pods to run")
     p.add_argument("--connect-timeout", type=float, default=900.0)
+    p.add_argument(
+        "--break-not-ready",
+        type=float,
+        default=0.01,
+        help="fraction of nodes NotReady at which the point is broken and the load stops (default 0.01)",
+    )
     p.add_argument("--prefix", default="hollow-")
     p.add_argument("--state-dir", help="keep hollow-node identities here between runs (joins are skipped)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, databases)")

@@ -1,8 +1,10 @@
 """Progress bars for long scale runs (nodes connected/Ready, pods created, pods Running).
 
 A thin wrapper around tqdm on stderr, so stdout stays clean for JSON. Bars are drawn only on a terminal
-(CI logs would fill with carriage returns) unless forced by ``force=True`` or ``KEDGE_PROGRESS=1``;
-``KEDGE_PROGRESS=0`` disables them everywhere. Without tqdm installed the bar is silently a no-op.
+(CI logs would fill with carriage returns) unless forced by ``force=True`` or ``KEDGE_PROGRESS=1``.
+Elsewhere a plain line says how far it got every ``LINE_EVERY_S`` seconds, so a long run in a log is
+not silent for twenty minutes; ``KEDGE_PROGRESS=0`` silences both. Without tqdm installed there are
+lines instead of a bar.
 
     with Progress(1000, "nodes Ready") as bar:
         while ...:
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any
 
@@ -33,6 +37,14 @@ def enabled(stream: IO[str] | None = None, force: bool | None = None) -> bool:
         return False
 
 
+#: seconds between two plain progress lines (when no bar is drawn)
+LINE_EVERY_S = 30.0
+
+
+def silenced() -> bool:
+    return os.environ.get("KEDGE_PROGRESS", "").strip().lower() in ("0", "false", "no", "off")
+
+
 class Progress:
     """Progress(total, desc) as a context manager; update_to(n) sets an absolute count (never backwards)."""
 
@@ -44,6 +56,8 @@ class Progress:
         unit: str = "",
         force: bool | None = None,
         stream: IO[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        every: float = LINE_EVERY_S,
     ) -> None:
         self.total = total
         self.desc = desc
@@ -52,13 +66,19 @@ class Progress:
         self._enabled = enabled(self._stream, force)
         self._unit = unit or (desc.split()[0] if desc.strip() else "it")
         self._bar: Any = None
+        self._lines = force is None and not self._enabled and not silenced()
+        self._clock = clock
+        self._every = every
+        self._next_line = clock() + every
+        self._printed = 0
 
     def __enter__(self) -> Progress:
         if self._enabled:
             try:
                 from tqdm import tqdm
-            except ImportError:  # the bench extra is not installed: run without bars
+            except ImportError:  # the bench extra is not installed: lines instead of a bar
                 self._enabled = False
+                self._lines = not silenced()
             else:
                 self._bar = tqdm(
                     total=self.total,
@@ -78,6 +98,14 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n - self.n)
         self.n = n
+        if self._lines and self._clock() >= self._next_line:
+            self._line()
+
+    def _line(self) -> None:
+        self._next_line = self._clock() + self._every
+        self._printed = self.n
+        total = "/%d" % self.total if self.total is not None else ""
+        print("%s: %d%s" % (self.desc, self.n, total), file=self._stream, flush=True)
 
     def set_postfix(self, **fields: Any) -> None:
         """Extra figures after the bar, e.g. set_postfix(rss="512 MB")."""
@@ -85,6 +113,9 @@ class Progress:
             self._bar.set_postfix(fields, refresh=False)
 
     def close(self) -> None:
+        if self._lines and self.n != self._printed:
+            self._line()
+            self._lines = False
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -177,13 +177,61 @@ def _get(d: Mapping[str, Any] | None, *path: str) -> Any:
 
 
 def slo(run: Mapping[str, Any]) -> dict[str, bool]:
-    """The run's SLO verdicts; a missing figure fails its SLO (no evidence is not a pass)."""
+    """The run's SLO verdicts; a missing figure fails its SLO (no evidence is not a pass). A point also
+    fails when it broke (nodes went NotReady) or left pods not Running: a p99 over the pods that did run
+    would flatter it."""
     startup = _get(run, "startup_latency_s", "p99")
     mutating = _get(run, "api_latency_s", "mutating", "p99")
+    created = run.get("created")
     return {
         "startup_p99_ok": startup is not None and startup <= STARTUP_P99_SLO,
         "mutating_p99_ok": mutating is not None and mutating <= MUTATING_P99_SLO,
+        "all_running": bool(created) and run.get("running") == created,
+        "nodes_stayed_ready": bool(created) and not run.get("broke"),
     }
+
+
+def meets_slos(run: Mapping[str, Any]) -> bool:
+    return all(slo(run).values())
+
+
+def summary(runs: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The curve's answer: the largest node count meeting every SLO, and the smallest that broke
+    (nodes NotReady, or the run failed outright)."""
+    runs = sorted(runs, key=lambda r: r.get("nodes") or 0)
+    meeting = [r["nodes"] for r in runs if "error" not in r and meets_slos(r)]
+    broken = [r["nodes"] for r in runs if "error" in r or r.get("broke")]
+    return {
+        "largest_meeting_slos": max(meeting) if meeting else None,
+        "smallest_broken": min(broken) if broken else None,
+    }
+
+
+def summary_table(runs: Iterable[Mapping[str, Any]]) -> str:
+    """One line per point: what a reader of a long run's log wants at the end."""
+    lines = ["nodes    pods     startup p50/p90/p99 s   mutating p99 s  running          verdict"]
+    for r in sorted(runs, key=lambda r: r.get("nodes") or 0):
+        if "error" in r:
+            lines.append("%-8d %-8d failed: %s" % (r.get("nodes", 0), r.get("pods", 0), r["error"]))
+            continue
+        st = r.get("startup_latency_s") or {}
+        startup = "/".join(_num(st.get(q), "%.2f") for q in ("p50", "p90", "p99"))
+        mutating = _num(_get(r, "api_latency_s", "mutating", "p99"), "%.3f")
+        if meets_slos(r):
+            verdict = "meets the SLOs"
+        elif r.get("broke"):
+            verdict = "broke: %s" % r["broke"]
+        else:
+            verdict = "misses: " + ", ".join(k for k, ok in slo(r).items() if not ok)
+        running = "%s/%s" % (r.get("running"), r.get("created"))
+        lines.append(
+            "%-8d %-8d %-23s %-15s %-16s %s" % (r["nodes"], r["pods"], startup, mutating, running, verdict)
+        )
+    return "\n".join(lines)
+
+
+def _num(value: Any, fmt: str) -> str:
+    return fmt % value if isinstance(value, (int, float)) else "-"
 
 
 def runs_of(results: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -277,6 +277,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--join-concurrency", type=int, default=32)
     p.add_argument("--ramp", type=float, default=200.0, help="nodes started per second")
     p.add_argument("--report", type=float, default=5.0, help="seconds between stats lines")
+    p.add_argument(
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="event loop (default uvloop: the simulator's own cost shares the machine with what it measures;"
+        " a real edgecore, one node per process, runs on asyncio's loop)",
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
     return p
 
@@ -303,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     lean_process()
     args.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        return asyncio.run(Sim(args).run())
+        from kedge.aio.loops import loop_factory
+
+        factory = loop_factory() if args.loop == "uvloop" else None
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(Sim(args).run())
     except Exception as e:  # anything fatal the run did not report itself
         log.exception("simulator failed")
         emit("error", message=str(e))

@@ -32,22 +32,43 @@ def test_p99_of_1000_is_the_990th() -> None:
 @pytest.mark.parametrize(
     ("startup", "mutating", "want"),
     [
-        (4.9, 0.5, {"startup_p99_ok": True, "mutating_p99_ok": True}),
-        (5.0, 1.0, {"startup_p99_ok": True, "mutating_p99_ok": True}),  # the SLO is "<="
-        (5.01, 1.01, {"startup_p99_ok": False, "mutating_p99_ok": False}),
-        (None, None, {"startup_p99_ok": False, "mutating_p99_ok": False}),  # no evidence is not a pass
+        (4.9, 0.5, (True, True)),
+        (5.0, 1.0, (True, True)),  # the SLO is "<="
+        (5.01, 1.01, (False, False)),
+        (None, None, (False, False)),  # no evidence is not a pass
     ],
 )
-def test_slo(startup: float | None, mutating: float | None, want: dict[str, bool]) -> None:
+def test_slo(startup: float | None, mutating: float | None, want: tuple[bool, bool]) -> None:
     run = {
         "startup_latency_s": {"p99": startup},
         "api_latency_s": {"mutating": {"p99": mutating}},
+        "created": 10,
+        "running": 10,
+        "broke": None,
     }
-    assert res.slo(run) == want
+    verdict = res.slo(run)
+    assert (verdict["startup_p99_ok"], verdict["mutating_p99_ok"]) == want
+    assert verdict["all_running"] and verdict["nodes_stayed_ready"]
+    assert res.meets_slos(run) == all(want)
 
 
 def test_slo_of_an_empty_run() -> None:
-    assert res.slo({}) == {"startup_p99_ok": False, "mutating_p99_ok": False}
+    assert not any(res.slo({}).values())
+
+
+def test_a_broken_point_or_pods_left_pending_fail_whatever_the_p99() -> None:
+    good = {
+        "startup_latency_s": {"p99": 1.0},
+        "api_latency_s": {"mutating": {"p99": 0.1}},
+        "created": 100,
+        "running": 100,
+        "broke": None,
+    }
+    assert res.meets_slos(good)
+    pending = {**good, "running": 99}
+    assert not res.slo(pending)["all_running"] and not res.meets_slos(pending)
+    broke = {**good, "broke": "60 of 5000 nodes NotReady 40 s into the load"}
+    assert not res.slo(broke)["nodes_stayed_ready"] and not res.meets_slos(broke)
 
 
 def test_write_and_load_roundtrip(tmp_path) -> None:
@@ -111,3 +132,33 @@ def test_new_results_has_the_facts() -> None:
 
 def test_git_info_outside_a_checkout(tmp_path) -> None:
     assert res.git_info(tmp_path) == {"commit": None, "dirty": False}
+
+
+def point(nodes: int, p99: float, broke: str | None = None, running: int | None = None) -> dict:
+    return {
+        "nodes": nodes,
+        "pods": nodes * 10,
+        "created": nodes * 10,
+        "running": nodes * 10 if running is None else running,
+        "broke": broke,
+        "startup_latency_s": {"p50": 1.0, "p90": 2.0, "p99": p99},
+        "api_latency_s": {"mutating": {"p99": 0.2}},
+    }
+
+
+def test_the_summary_names_the_largest_point_meeting_the_slos_and_the_first_broken() -> None:
+    runs = [
+        point(5000, 30.0, broke="60 of 5000 nodes NotReady 40 s into the load"),
+        point(1000, 2.0),
+        point(2500, 17.0, running=24660),
+        point(2000, 3.6),
+        {"nodes": 10000, "pods": 100000, "error": "4000 of 10000 nodes Ready after 900 s"},
+    ]
+    assert res.summary(runs) == {"largest_meeting_slos": 2000, "smallest_broken": 5000}
+    lines = res.summary_table(runs).splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["1000", "2000", "2500", "5000", "10000"]
+    assert lines[2].endswith("meets the SLOs") and "1.00/2.00/3.60" in lines[2]
+    assert "misses: startup_p99_ok, all_running" in lines[3] and "24660/25000" in lines[3]
+    assert "broke: 60 of 5000 nodes NotReady" in lines[4]
+    assert "failed: 4000 of 10000 nodes Ready" in lines[5]
+    assert res.summary([]) == {"largest_meeting_slos": None, "smallest_broken": None}
