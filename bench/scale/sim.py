@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.scale.hollow import HollowNode, base_config, node_config, node_files
+from kedge.aio.fdlimit import raise_open_files
 
 log = logging.getLogger("bench.scale.sim")
 T = TypeVar("T")
@@ -36,18 +37,6 @@ JOIN_ATTEMPTS = 3
 def emit(event: str, **fields: Any) -> None:
     sys.stdout.write(json.dumps({"event": event, **fields}, separators=(",", ":")) + "\n")
     sys.stdout.flush()
-
-
-def raise_nofile() -> int:
-    """Soft RLIMIT_NOFILE up to the hard limit: one socket (and a database or two) per node."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or hard > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError) as e:
-            log.warning("cannot raise the open-file limit from %s to %s: %s", soft, hard, e)
-    return soft
 
 
 def lean_process() -> None:
@@ -306,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    raise_nofile()
+    raise_open_files()
     lean_process()
     args.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:

@@ -65,8 +65,10 @@ def _run_core(args: argparse.Namespace, which: str, loader, default) -> int:
         print("error: %s" % e, file=sys.stderr)
         return 1
     if which == "cloudcore":
+        from kedge.aio.fdlimit import raise_open_files
         from kedge.cloud.app import run_cloudcore
 
+        raise_open_files()
         data_dir = Path(args.data_dir or cfg.data_dir)
         run(run_cloudcore(cfg, data_dir, kubeconfig=args.kubeconfig))
         return 0
@@ -94,6 +96,9 @@ def _cmd_apiserver(args: argparse.Namespace) -> int:
         import asyncio
         import signal
 
+        from kedge.aio.fdlimit import raise_open_files
+
+        raise_open_files()  # one connection per call in flight from each cloudcore
         server, kubeconfig = await start_embedded(EmbeddedSettings(Path(args.data_dir), host, port))
         print("kedge API server on %s; kubeconfig: %s" % (server.url, kubeconfig), flush=True)
         stop = asyncio.Event()
