@@ -252,3 +252,52 @@ def test_a_failed_init_container_with_restart_never_fails_the_pod():
     assert st_["phase"] == "Failed"
     assert st_["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
     assert not st_["initContainerStatuses"][0]["ready"]
+
+
+STARTED = {"running": {"startedAt": "2026-01-01T00:00:04Z"}}
+RUNNING_STATUS = {
+    "phase": "Running",
+    "conditions": [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:05Z"},
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+    ],
+    "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0, "state": STARTED}],
+    "podIP": "10.0.0.5",
+}
+INITIALIZED = {"type": "Initialized", "status": "True", "lastTransitionTime": "2026-01-01T00:00:01Z"}
+
+
+def test_a_status_the_cloud_holds_is_applied_whatever_the_cloud_added() -> None:
+    cloud = {
+        **RUNNING_STATUS,
+        "qosClass": "BestEffort",  # the API server's own fields
+        "conditions": [*reversed(RUNNING_STATUS["conditions"]), INITIALIZED],
+    }
+    assert ps.status_applied(RUNNING_STATUS, cloud)
+    assert ps.status_applied({}, {})
+
+
+@pytest.mark.parametrize(
+    "cloud",
+    [
+        None,  # the cloud's copy has no status yet (the patch was lost)
+        {**RUNNING_STATUS, "phase": "Pending"},
+        {  # the node lifecycle marked it not Ready while the node was away
+            **RUNNING_STATUS,
+            "conditions": [
+                {"type": "Ready", "status": "False", "lastTransitionTime": "2026-01-01T00:01:00Z"},
+                RUNNING_STATUS["conditions"][1],
+            ],
+        },
+        {**RUNNING_STATUS, "containerStatuses": []},
+        {k: v for k, v in RUNNING_STATUS.items() if k != "podIP"},
+        {**RUNNING_STATUS, "podIP": ["10.0.0.5"]},
+    ],
+)
+def test_a_status_the_cloud_lacks_or_changed_is_not_applied(cloud) -> None:
+    assert not ps.status_applied(RUNNING_STATUS, cloud)
+
+
+def test_numbers_and_booleans_are_not_confused() -> None:
+    assert not ps.status_applied({"restartCount": 1}, {"restartCount": True})
+    assert not ps.status_applied({"ready": True}, {"ready": 1})

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from kedge.beehive import Context, Module
-from kedge.edge.edged import nodeinfo
+from kedge.edge.edged import nodeinfo, podstatus
 from kedge.edge.edged.manager import PodManager
 from kedge.edge.edged.manifests import load_static_pods, mirror_pod
 from kedge.edge.edged.podworker import PodWorker
@@ -167,9 +167,8 @@ class Edged(Module):
                 self.connected.set()
                 # the cloud may have marked the node Unknown meanwhile: send the status and every pod's again
                 self._force_node_status = True
-                for w in self.manager.workers.values():
-                    if w.status is not None:
-                        self._statuses.setdefault(w.uid, (w.namespace, w.name, w.uid, w.status))
+                # (the pods' copies from the cloud are not resynced yet: all of them, not only the changed)
+                self._queue_statuses(only_unapplied=False)
                 self._status_wake.set()
             elif msg.content == CLOUD_DISCONNECTED:
                 self.connected.clear()
@@ -267,15 +266,24 @@ class Edged(Module):
             await self.connected.wait()
             if self.clock() - last_full >= self.settings.status_report:
                 last_full = self.clock()
-                for w in self.manager.workers.values():
-                    if w.status is not None:
-                        self._statuses.setdefault(w.uid, (w.namespace, w.name, w.uid, w.status))
+                self._queue_statuses(only_unapplied=True)
             batch, self._statuses = self._statuses, {}
             items = list(batch.values())
             for i in range(0, len(items), STATUS_PARALLEL):
                 await asyncio.gather(*(self._send_status(*item) for item in items[i : i + STATUS_PARALLEL]))
             if self._statuses:
                 await asyncio.sleep(1.0)  # failed ones were put back: retry soon, not in a tight loop
+
+    def _queue_statuses(self, *, only_unapplied: bool) -> None:
+        """Queue the pods' statuses for the cloud: all of them, or only those the cloud's copy of the pod
+        does not hold yet (its status patch was lost, or someone else changed it since)."""
+        for w in self.manager.workers.values():
+            if w.status is None:
+                continue
+            if only_unapplied and podstatus.status_applied(w.status, w.pod.get("status")):
+                continue
+            uid = "" if w.uid in self._static else w.uid  # a static pod's mirror is patched by name
+            self._statuses.setdefault(w.uid, (w.namespace, w.name, uid, w.status))
 
     async def _send_status(self, namespace: str, name: str, uid: str, status: dict[str, Any]) -> None:
         body: dict[str, Any] = {"metadata": {"uid": uid}, "status": status} if uid else {"status": status}
