@@ -519,6 +519,36 @@ def _resources(cl: Cluster) -> dict[str, Any]:
     }
 
 
+def _cpu_now(cl: Cluster) -> dict[str, float]:
+    procs = (("apiserver", cl.apiserver), ("cloudcore", cl.cloudcore))
+    out = {name: cpu_seconds(c.pid) for name, c in procs if c is not None}
+    out["simulators"] = sum(cpu_seconds(c.pid) for c in cl.sims)
+    return out
+
+
+async def timeline(
+    cl: Cluster, ready: set[str], times: Any, into: list[dict[str, Any]], every: float = 5.0
+) -> None:
+    """Every `every` seconds: nodes Ready, pods created and Running, and each process's CPU share over
+    the period. Where a point breaks, this says what ran out first and when."""
+    t0, last_t, last = time.monotonic(), time.monotonic(), _cpu_now(cl)
+    while True:
+        await asyncio.sleep(every)
+        now_t, now = time.monotonic(), _cpu_now(cl)
+        span = now_t - last_t
+        pods = times[0] if times else None
+        into.append(
+            {
+                "t": round(now_t - t0, 1),
+                "ready": len(ready),
+                "created": len(pods.created) if pods else 0,
+                "running": len(pods.running) if pods else 0,
+                "cpu": {k: round((now[k] - last.get(k, 0.0)) / span, 2) for k in now},
+            }
+        )
+        last_t, last = now_t, now
+
+
 def _sqlite_mb(cl: Cluster) -> float:
     base = cl.work / ("api" if cl.apiserver is not None else "cloud") / "apiserver"
     total = sum(p.stat().st_size for p in base.glob("apiserver.db*") if p.is_file())
@@ -559,6 +589,8 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
 
         watches = [asyncio.ensure_future(kube.watch("/api/v1/nodes", on_node, stop))]
         rss_before = rss_kb(cl.cloudcore.pid)
+        trace: list[dict[str, Any]] = []
+        load_times: list[PodTimes] = []  # filled when the load starts
         edge_seen: dict[tuple[str, str], float] = {}
         t_connect = time.monotonic()
         timing = await start_sims(cl, token, edge_seen)
@@ -576,6 +608,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         rss_connected = rss_kb(cl.cloudcore.pid)
 
         # idle: every node connected, heartbeating and renewing its lease, no pods
+        tracer = asyncio.ensure_future(timeline(cl, ready, load_times, trace))
         cpu0 = _resources(cl)
         wire0 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         print("idle for %g s" % a.idle, file=sys.stderr)
@@ -594,6 +627,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         cpu1 = _resources(cl)
 
         times = PodTimes()
+        load_times.append(times)
 
         def on_pod(kind: str, obj: dict) -> None:
             meta = obj["metadata"]
@@ -628,6 +662,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         load_s = time.monotonic() - t_load
         guard.cancel()
         sampler.cancel()
+        tracer.cancel()
         wire2 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         stop.set()
         reads.cancel()
@@ -677,6 +712,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
                 "readonly": res.percentiles(times.readonly),
             },
             "nodes_ready_min": ready_min,
+            "timeline": trace,
             "broke": a.broke,
             "join_s": round(timing["join_s"], 1),
             "connect_s": round(connect_s, 1),
