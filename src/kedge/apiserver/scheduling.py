@@ -335,7 +335,7 @@ class NodeInfo:
     labels, taints with the not-ready one added, and allocatable units by resource. The filters run
     for hundreds of nodes per pod; the node changes only when it reports status."""
 
-    __slots__ = ("_alloc", "labels", "name", "node", "taints", "unschedulable")
+    __slots__ = ("_alloc", "labels", "name", "node", "static", "taints", "unschedulable")
 
     def __init__(self, node: Mapping[str, Any]) -> None:
         meta = node.get("metadata") or {}
@@ -345,6 +345,9 @@ class NodeInfo:
         self.taints = node_taints(node)
         self.unschedulable = bool((node.get("spec") or {}).get("unschedulable"))
         self._alloc: dict[str, int | None] = {}
+        #: the static filters' verdict (unschedulable, taints, affinity) by pod placement key: pods of
+        #: one shape get it by a lookup instead of running the filters on every node again
+        self.static: dict[bytes, _Rejection | None] = {}
 
     def allocatable(self, resource: str) -> int | None:
         try:
@@ -397,16 +400,38 @@ class _Rejection:
     resolvable: bool  # whether evicting lower-priority pods could make room (only resource shortfalls)
 
 
-def _filter(
-    spec: Mapping[str, Any],
-    tolerations: list[Mapping[str, Any]],
-    node: NodeInfo,
-    want: Mapping[str, int],
-    order: list[str],
-    pods: int,
-    used: Mapping[str, int],
+#: placement keys a NodeInfo remembers verdicts for before it starts over
+_STATIC_KEYS = 64
+_KEY_ENCODER = msgspec.json.Encoder()
+
+
+def _static_key(spec: Mapping[str, Any]) -> bytes:
+    """What the static filters read of a pod: equal keys, equal verdicts on every node version."""
+    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    return _KEY_ENCODER.encode((spec.get("nodeSelector"), affinity, spec.get("tolerations")))
+
+
+def _static_filter(
+    spec: Mapping[str, Any], tolerations: list[Mapping[str, Any]], node: NodeInfo, key: bytes
 ) -> _Rejection | None:
-    """Runs the filters in kube-scheduler's order and stops at the first that rejects."""
+    """NodeUnschedulable, TaintToleration and NodeAffinity for `node`, remembered on the node's
+    NodeInfo (which a new node version replaces)."""
+    cache = node.static
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    if len(cache) >= _STATIC_KEYS:
+        cache.clear()
+    verdict = cache[key] = _static_rejection(spec, tolerations, node)
+    return verdict
+
+
+def _static_rejection(
+    spec: Mapping[str, Any], tolerations: list[Mapping[str, Any]], node: NodeInfo
+) -> _Rejection | None:
     if node.unschedulable and not _tolerated(
         tolerations, {"key": TAINT_UNSCHEDULABLE, "effect": "NoSchedule"}
     ):
@@ -416,6 +441,23 @@ def _filter(
             return _Rejection((MSG_UNTOLERATED_TAINT,), False)
     if not _matches_affinity(spec, node):
         return _Rejection((MSG_NODE_AFFINITY,), False)
+    return None
+
+
+def _filter(
+    spec: Mapping[str, Any],
+    tolerations: list[Mapping[str, Any]],
+    node: NodeInfo,
+    want: Mapping[str, int],
+    order: list[str],
+    pods: int,
+    used: Mapping[str, int],
+    key: bytes,
+) -> _Rejection | None:
+    """Runs the filters in kube-scheduler's order and stops at the first that rejects."""
+    rejection = _static_filter(spec, tolerations, node, key)
+    if rejection is not None:
+        return rejection
     reasons, unresolvable = _fit(node, want, order, pods, used)
     if reasons:
         return _Rejection(tuple(reasons), not unresolvable)
@@ -540,6 +582,7 @@ def schedule_sampled(
     fit_order = _fit_order(want)
     tolerations = list(spec.get("tolerations") or ())
     requested = requested or {}
+    key = _static_key(spec)
     feasible: list[tuple[int, str]] = []
     rejections: list[_Rejection] = []
     start = start % total
@@ -555,7 +598,7 @@ def schedule_sampled(
             rejection: _Rejection | None = _Rejection((MSG_AFFINITY_PREFILTER,), False)
         else:
             rejection = _filter(
-                spec, tolerations, node, want, fit_order, count, requested.get(name) or _EMPTY
+                spec, tolerations, node, want, fit_order, count, requested.get(name) or _EMPTY, key
             )
         if rejection is None:
             feasible.append((count, name))

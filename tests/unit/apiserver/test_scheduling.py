@@ -709,3 +709,27 @@ def test_binding() -> None:
         "target": {"kind": "Node", "name": "n1"},
     }
     assert binding({"metadata": {"name": "p"}}, "n2")["metadata"] == {"name": "p", "namespace": "default"}
+
+
+def test_verdicts_remembered_per_node_version_keep_each_pod_shape_apart() -> None:
+    from kedge.apiserver.scheduling import node_infos, schedule_sampled
+
+    edge_taint = {"key": "node-role.kubernetes.io/edge", "effect": "NoSchedule"}
+    infos = node_infos(
+        [
+            node("edge-1", labels={"zone": "a"}, taints=[edge_taint]),
+            node("edge-2", labels={"zone": "b"}, taints=[edge_taint]),
+        ]
+    )
+    tolerate = [{"key": "node-role.kubernetes.io/edge", "operator": "Exists"}]
+    tolerant = pod(tolerations=tolerate)
+    in_b = pod(tolerations=tolerate, node_selector={"zone": "b"})
+    intolerant = pod()
+    for _ in range(2):  # the second round reads the remembered verdicts: the same answers
+        assert schedule_sampled(tolerant, infos, {"edge-1": 0, "edge-2": 1})[0].node == "edge-1"
+        assert schedule_sampled(in_b, infos, {})[0].node == "edge-2"
+        assert schedule_sampled(intolerant, infos, {})[0].node is None
+    assert all(len(i.static) == 3 for i in infos)
+    # a new version of a node (it lost its taint) is a new NodeInfo: nothing remembered carries over
+    [fresh] = node_infos([node("edge-1", labels={"zone": "a"})])
+    assert fresh.static == {} and schedule_sampled(intolerant, [fresh], {})[0].node == "edge-1"
