@@ -100,6 +100,9 @@ def _cmd_apiserver(args: argparse.Namespace) -> int:
 
         raise_open_files()  # one connection per call in flight from each cloudcore
         server, kubeconfig = await start_embedded(EmbeddedSettings(Path(args.data_dir), host, port))
+        from kedge.aio.loops import tune_gc
+
+        tune_gc()  # as cloudcore does: its caches (nodes, pods, leases) are long-lived
         print("kedge API server on %s; kubeconfig: %s" % (server.url, kubeconfig), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
