@@ -7,11 +7,17 @@ Inputs: MICRO.json is pytest-benchmark's ``--benchmark-json`` output (the figure
 round time: the median shrugs off the scheduler hiccups that move the mean); DENSITY.json is a density run
 (bench/scale/density.py) or a curve document holding several runs (bench/scale/results.py).
 
-Every figure is "lower is better" and ratio = now / baseline. A figure below its noise floor is compared as
-the floor (a p50 of 2 ms -> 4 ms is timer noise, not a 2x regression): ratio = max(now, floor) /
-max(baseline, floor). Verdicts: ``REGRESSED`` ratio > threshold (exit 1), ``improved`` ratio < 1/threshold,
-``ok`` otherwise, ``new`` (not in the baseline), ``missing`` (in the baseline, not measured now). New and
-missing figures never fail the run: ``-k`` subsets and new benchmarks must not break ``make bench``.
+End-to-end benchmarks time their scenario themselves and leave pytest-benchmark a no-op round; their
+figures are the numbers in ``extra_info`` (``micro/<fullname>/<key>``, kind ``e2e``, judged with the density
+threshold as they share its noise) instead of the median.
+
+Figures are "lower is better" and ratio = now / baseline, except rates (unit ``/s``, from keys ending in
+``_per_s``): ratio = baseline / now, so a ratio above the threshold is a regression either way. A figure
+below its noise floor is compared as the floor (a p50 of 2 ms -> 4 ms is timer noise, not a 2x regression):
+ratio = max(now, floor) / max(baseline, floor). Verdicts: ``REGRESSED`` ratio > threshold (exit 1),
+``improved`` ratio < 1/threshold, ``ok`` otherwise, ``new`` (not in the baseline), ``missing`` (in the
+baseline, not measured now). New and missing figures never fail the run: ``-k`` subsets and new benchmarks
+must not break ``make bench``.
 
 Baseline file (JSON, written by ``--update-baseline``; figures are per machine, so re-baseline on a new box):
 
@@ -95,13 +101,32 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+#: extra_info key suffix -> unit of an end-to-end figure
+_EXTRA_UNITS = (("_per_s", "/s"), ("_ms", "ms"), ("_us", "us"), ("_mib", "MiB"), ("_mb", "MB"), ("_kb", "KB"))
+
+
+def _extra_unit(key: str) -> str:
+    for suffix, unit in _EXTRA_UNITS:
+        if key.endswith(suffix) or ("%s_" % suffix) in key:
+            return unit
+    return ""
+
+
 def micro_figures(doc: Mapping[str, Any]) -> dict[str, Figure]:
-    """pytest-benchmark JSON -> {"micro/<fullname>": median seconds}; errored benchmarks are skipped."""
+    """pytest-benchmark JSON -> {"micro/<fullname>": median seconds}, or {"micro/<fullname>/<key>": value}
+    for each number in the extra_info of an end-to-end benchmark; errored benchmarks are skipped."""
     out: dict[str, Figure] = {}
     for bench in doc.get("benchmarks", []):
-        median = _number((bench.get("stats") or {}).get("median"))
         name = bench.get("fullname") or bench.get("name")
-        if name and median is not None:
+        if not name:
+            continue
+        extra = {k: v for k, v in (bench.get("extra_info") or {}).items() if _number(v) is not None}
+        if extra:
+            for key, value in extra.items():
+                out[f"micro/{name}/{key}"] = Figure(float(value), _extra_unit(key), "e2e")
+            continue
+        median = _number((bench.get("stats") or {}).get("median"))
+        if median is not None:
             out[f"micro/{name}"] = Figure(median, "s", "micro")
     return out
 
@@ -149,7 +174,8 @@ def compare(
         if n is None:
             rows.append(Row(name, b, None, None, MISSING))
             continue
-        r = ratio(b.value, n.value, floor_for(name))
+        floor = floor_for(name) if n.kind != "e2e" else 0.0
+        r = ratio(n.value, b.value, floor) if n.unit.endswith("/s") else ratio(b.value, n.value, floor)
         limit = thresholds.get(n.kind, thresholds.get(b.kind, THRESHOLD_DENSITY))
         verdict = REGRESSED if r > limit else IMPROVED if r < 1.0 / limit else OK
         rows.append(Row(name, b, n, r, verdict))
@@ -289,7 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"baseline updated: {args.baseline} ({len(now)} figures)")
         return 0
 
-    thresholds = {"micro": args.threshold_micro, "density": args.threshold_density}
+    thresholds = {
+        "micro": args.threshold_micro,
+        "density": args.threshold_density,
+        "e2e": args.threshold_density,
+    }
     rows = compare(baseline, now, thresholds)
     print(format_table(rows))
     print()

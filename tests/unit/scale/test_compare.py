@@ -283,3 +283,25 @@ def test_setups_other_than_the_default_get_their_own_names() -> None:
     names = set(cmp.density_figures({"schema": 1, "runs": [ws, quic]}))
     assert "density/1000n/startup_p99_s" in names
     assert "density/1000n-quic-embedded/startup_p99_s" in names
+
+
+def test_end_to_end_benchmarks_are_judged_by_their_own_figures() -> None:
+    doc = {
+        "benchmarks": [
+            {
+                "fullname": "bench/bench_apiserver.py::test_apiserver_creates",
+                "stats": {"median": 6e-7},  # the no-op round: not a figure
+                "extra_info": {"creates_per_s": 3500, "server_cpu_us_per_create": 260, "note": "x"},
+            }
+        ]
+    }
+    figs = cmp.micro_figures(doc)
+    rate = "micro/bench/bench_apiserver.py::test_apiserver_creates/creates_per_s"
+    cpu = "micro/bench/bench_apiserver.py::test_apiserver_creates/server_cpu_us_per_create"
+    assert figs == {rate: Figure(3500.0, "/s", "e2e"), cpu: Figure(260.0, "us", "e2e")}
+    slower = {rate: Figure(2000.0, "/s", "e2e"), cpu: Figure(261.0, "us", "e2e")}
+    rows = {r.name: r for r in cmp.compare(figs, slower, {"micro": 1.3, "e2e": 1.5})}
+    assert rows[rate].verdict == cmp.REGRESSED  # fewer per second is worse
+    assert rows[rate].ratio == pytest.approx(1.75)
+    assert rows[cpu].verdict == cmp.OK
+    assert cmp.compare(figs, {rate: Figure(6000.0, "/s", "e2e")}, {"e2e": 1.5})[0].verdict == cmp.IMPROVED
