@@ -258,7 +258,12 @@ STARTED = {"running": {"startedAt": "2026-01-01T00:00:04Z"}}
 RUNNING_STATUS = {
     "phase": "Running",
     "conditions": [
-        {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:05Z"},
+        {
+            "type": "Ready",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": "2026-01-01T00:00:05Z",
+        },
         {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
     ],
     "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0, "state": STARTED}],
@@ -296,6 +301,12 @@ def test_a_status_the_cloud_holds_is_applied_whatever_the_cloud_added() -> None:
 )
 def test_a_status_the_cloud_lacks_or_changed_is_not_applied(cloud) -> None:
     assert not ps.status_applied(RUNNING_STATUS, cloud)
+
+
+def test_a_null_is_an_absent_field() -> None:
+    assert ps.status_applied({"lastProbeTime": None, "status": "True"}, {"status": "True"})
+    assert ps.status_applied({"lastProbeTime": None}, {"lastProbeTime": None})
+    assert not ps.status_applied({"lastProbeTime": None}, {"lastProbeTime": "2026-01-01T00:00:00Z"})
 
 
 def test_numbers_and_booleans_are_not_confused() -> None:
