@@ -407,7 +407,8 @@ async def create_pods(
 ) -> float:
     """Creates a.pods pods at a.pod_rate per second (open loop: each create starts at its slot whatever
     the earlier ones are doing, as ClusterLoader2's qps-limited creation), at most a.inflight at once.
-    Stops starting new ones once `halt` is set (the cluster broke: more load measures nothing)."""
+    Stops starting new ones once `halt` is set (the cluster broke: more load measures nothing) or after
+    a.max_load seconds (a slow cluster would otherwise take hours over a 100,000-pod point)."""
     from kubernetes_asyncio import client
 
     core = client.CoreV1Api(kube.api)
@@ -418,6 +419,8 @@ async def create_pods(
         ns = namespaces[i % len(namespaces)]
         name = "pod-%06d" % i
         async with sem:
+            if stopped():
+                return
             t_wall, t0 = time.time(), time.perf_counter()
             times.created[(ns, name)] = t_wall
             try:
@@ -433,13 +436,17 @@ async def create_pods(
             times.mutating.append(time.perf_counter() - t0)
 
     t0 = time.monotonic()
+
+    def stopped() -> bool:
+        return (halt is not None and halt.is_set()) or bool(a.max_load and time.monotonic() - t0 > a.max_load)
+
     tasks = []
     with Progress(a.pods, "pods created") as bar:
         for i in range(a.pods):
             delay = t0 + i / a.pod_rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if halt is not None and halt.is_set():
+            if stopped():
                 break
             tasks.append(asyncio.ensure_future(one(i)))
             if i % 100 == 0:
@@ -699,6 +706,8 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             "apiserver": a.apiserver,
             "pod_delay_s": a.pod_delay,
             "created": len(keys),
+            # the time limit stopped the creation before a.pods (the rate the cluster took was lower)
+            "max_load_reached": not a.broke and len(keys) + times.failed < a.pods,
             "create_failures": times.failed,
             "running": len(startup),
             "startup_latency_s": res.percentiles(startup),
@@ -763,6 +772,12 @@ def parser() -> argparse.ArgumentParser:
         "--idle", type=float, default=60.0, help="idle seconds measured before the pods (default 60)"
     )
     p.add_argument("--settle", type=float, default=120.0, help="seconds to wait for the last pods to run")
+    p.add_argument(
+        "--max-load",
+        type=float,
+        default=900.0,
+        help="seconds after which no more pods are created (0: no limit; default 900)",
+    )
     p.add_argument("--connect-timeout", type=float, default=900.0)
     p.add_argument(
         "--break-not-ready",
