@@ -794,7 +794,10 @@ def parser() -> argparse.ArgumentParser:
 
 def stop_on_sigterm() -> None:
     """SIGTERM does what Ctrl-C does: asyncio's runner cancels the run, so its finally blocks stop the
-    cluster's processes (they run in sessions of their own and would outlive an abrupt exit)."""
+    cluster's processes (they run in sessions of their own and would outlive an abrupt exit). SIGINT gets
+    Python's handler back first: a process started with SIGINT ignored (a shell's background job, or a
+    pytest-xdist worker's child) keeps it ignored, the runner installs no handler, and SIGTERM is lost."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: signal.raise_signal(signal.SIGINT))
 
 
