@@ -73,9 +73,9 @@ def api_connections(cfg: CloudCoreConfig) -> int:
     without the others' calls queueing for a connection (a shared FIFO would undo the pools)."""
     n = OTHER_API_CONNECTIONS + cfg.modules.device_controller.status_write_concurrency
     if cfg.modules.edge_controller.enable:
-        from kedge.cloud.edgecontroller.module import DEFAULT_LIMITS, limits_from
+        from kedge.cloud.edgecontroller.module import limits_from
 
-        n += sum({**DEFAULT_LIMITS, **limits_from(cfg.modules.edge_controller.load)}.values())
+        n += sum(limits_from(cfg.modules.edge_controller.load).values())
     return n
 
 

@@ -42,12 +42,26 @@ def test_pool_sizes_come_from_kubeedges_load_workers() -> None:
     limits = ecm.limits_from(load)
     assert (limits["lease"], limits["pod_status"], limits["node_status"]) == (7, 3, 5)
     assert limits["configmap"] == load.query_config_map_workers
-    assert ecm.limits_from(EdgeControllerLoad()) == {k: ecm.DEFAULT_LIMITS[k] for k in limits}
+    assert (
+        ecm.DEFAULT_LIMITS
+        == ecm.limits_from(EdgeControllerLoad())
+        == {  # KubeEdge's, for 500 nodes
+            "lease": 500,
+            "pod_status": 100,
+            "node_status": 110,
+            "node": 100,
+            "mirror_pod": 4,
+            "pod_delete": 100,
+            "configmap": 100,
+            "secret": 100,
+            ecm.DEFAULT_POOL: 64,
+        }
+    )
 
 
 def test_the_client_has_a_connection_for_every_call_in_flight() -> None:
     cfg = default_cloudcore()
-    pools = sum({**ecm.DEFAULT_LIMITS, **ecm.limits_from(cfg.modules.edge_controller.load)}.values())
+    pools = sum(ecm.limits_from(cfg.modules.edge_controller.load).values())
     dc = cfg.modules.device_controller.status_write_concurrency
     assert api_connections(cfg) == OTHER_API_CONNECTIONS + dc + pools
     cfg.modules.edge_controller.enable = False

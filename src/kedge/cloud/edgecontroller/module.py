@@ -42,23 +42,13 @@ POOLS = {
     (c.SECRET, c.QUERY): "secret",
 }
 DEFAULT_POOL = "other"
-#: Pool sizes when no configuration gives them: KubeEdge's defaults for 500 nodes (edgeController.load).
-DEFAULT_LIMITS = {
-    "lease": 500,
-    "pod_status": 100,
-    "node_status": 110,
-    "node": 100,
-    "mirror_pod": 4,
-    "pod_delete": 100,
-    "configmap": 100,
-    "secret": 100,
-    DEFAULT_POOL: 64,
-}
+#: Calls in flight for what has no KubeEdge worker count (service account tokens, anything new).
+DEFAULT_POOL_SIZE = 64
 
 
 def limits_from(load: EdgeControllerLoad) -> dict[str, int]:
-    """The pool sizes from KubeEdge's `edgeController.load` worker counts (their meaning in KubeEdge's
-    upstream controller: one worker, one call in flight)."""
+    """The size of every pool, from KubeEdge's `edgeController.load` worker counts (their meaning in
+    KubeEdge's upstream controller: one worker, one call in flight)."""
     return {
         "lease": load.create_lease_workers,
         "pod_status": load.patch_pod_workers,
@@ -68,7 +58,12 @@ def limits_from(load: EdgeControllerLoad) -> dict[str, int]:
         "pod_delete": load.delete_pod_workers,
         "configmap": load.query_config_map_workers,
         "secret": load.query_secret_workers,
+        DEFAULT_POOL: DEFAULT_POOL_SIZE,
     }
+
+
+#: Pool sizes when no configuration gives them: KubeEdge's defaults (for 500 nodes).
+DEFAULT_LIMITS = limits_from(EdgeControllerLoad())
 
 
 def pool_of(resource: str, operation: str) -> str:
