@@ -861,12 +861,8 @@ def _encode_managers(managers: Managers) -> list[dict[str, Any]] | None:
     """The managedFields list, sorted as kube-apiserver sorts it."""
     if not managers:
         return None
-    entries = sorted(
-        managers.values(),
-        key=lambda e: (e.operation, _seconds(e.time), e.manager, e.api_version, e.subresource),
-    )
     out = []
-    for e in entries:
+    for e in managers.values():
         raw: dict[str, Any] = {"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version}
         if e.time:
             raw["time"] = e.time
@@ -875,7 +871,14 @@ def _encode_managers(managers: Managers) -> list[dict[str, Any]] | None:
         if e.subresource:
             raw["subresource"] = e.subresource
         out.append(raw)
+    out.sort(key=_stored_order)
     return out
+
+
+def _stored_order(e: dict[str, Any]) -> tuple[str, int, str, str, str]:
+    """How kube-apiserver sorts managedFields entries (stable: ties keep their order)."""
+    subresource = e.get("subresource") or ""
+    return (e["operation"], _seconds(e.get("time")), e["manager"], e["apiVersion"], subresource)
 
 
 def _set_managed_fields(obj: dict[str, Any], managers: Managers) -> None:
@@ -1379,13 +1382,8 @@ def _owner_rewrite(
             return None
     out = _copy(stored)
     out[mine]["time"] = now
-    out.sort(key=_stored_order)  # as _encode_managers sorts (stable: ties keep their order)
+    out.sort(key=_stored_order)
     return out
-
-
-def _stored_order(e: dict[str, Any]) -> tuple[str, int, str, str, str]:
-    subresource = e.get("subresource") or ""
-    return (e["operation"], _seconds(e.get("time")), e["manager"], e["apiVersion"], subresource)
 
 
 def _fields_have(fields_v1: dict[str, Any], path: Path) -> bool:
