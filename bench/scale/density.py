@@ -534,7 +534,7 @@ def _cpu_now(cl: Cluster) -> dict[str, float]:
 
 
 async def timeline(
-    cl: Cluster, ready: set[str], times: Any, into: list[dict[str, Any]], every: float = 5.0
+    cl: Cluster, ready: set[str], times: PodTimes, into: list[dict[str, Any]], every: float = 5.0
 ) -> None:
     """Every `every` seconds: nodes Ready, pods created and Running, and each process's CPU share over
     the period. Where a point breaks, this says what ran out first and when."""
@@ -543,13 +543,12 @@ async def timeline(
         await asyncio.sleep(every)
         now_t, now = time.monotonic(), _cpu_now(cl)
         span = now_t - last_t
-        pods = times[0] if times else None
         into.append(
             {
                 "t": round(now_t - t0, 1),
                 "ready": len(ready),
-                "created": len(pods.created) if pods else 0,
-                "running": len(pods.running) if pods else 0,
+                "created": len(times.created),
+                "running": len(times.running),
                 "cpu": {k: round((now[k] - last.get(k, 0.0)) / span, 2) for k in now},
             }
         )
@@ -597,7 +596,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         watches = [asyncio.ensure_future(kube.watch("/api/v1/nodes", on_node, stop))]
         rss_before = rss_kb(cl.cloudcore.pid)
         trace: list[dict[str, Any]] = []
-        load_times: list[PodTimes] = []  # filled when the load starts
+        times = PodTimes()  # empty until the load starts
         edge_seen: dict[tuple[str, str], float] = {}
         t_connect = time.monotonic()
         timing = await start_sims(cl, token, edge_seen)
@@ -615,7 +614,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         rss_connected = rss_kb(cl.cloudcore.pid)
 
         # idle: every node connected, heartbeating and renewing its lease, no pods
-        tracer = asyncio.ensure_future(timeline(cl, ready, load_times, trace))
+        tracer = asyncio.ensure_future(timeline(cl, ready, times, trace))
         cpu0 = _resources(cl)
         wire0 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         print("idle for %g s" % a.idle, file=sys.stderr)
@@ -632,9 +631,6 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         sampler.cancel()
         wire1 = wire_bytes(cl.hub_port) if a.protocol == "websocket" else None
         cpu1 = _resources(cl)
-
-        times = PodTimes()
-        load_times.append(times)
 
         def on_pod(kind: str, obj: dict) -> None:
             meta = obj["metadata"]
