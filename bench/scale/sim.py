@@ -41,8 +41,9 @@ def emit(event: str, **fields: Any) -> None:
 
 def lean_process() -> None:
     """Per-connection buffers sized for one edge per process, trimmed for thousands of them: asyncio's TLS
-    read buffer (256 KiB, touched in full, per connection; a TLS record is at most 16 KiB) and SQLite's
-    lookaside (~120 KiB per connection, two per node). Neither changes what goes over the wire."""
+    read buffer (256 KiB, touched in full, per connection; a TLS record is at most 16 KiB; only with
+    `--loop asyncio`, uvloop has its own TLS layer) and SQLite's lookaside (~120 KiB per connection, two
+    per node). Neither changes what goes over the wire."""
     import asyncio.sslproto
 
     import apsw
